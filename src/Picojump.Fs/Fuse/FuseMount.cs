@@ -1,0 +1,185 @@
+using System.Text;
+using Picojump.Fs.Native;
+
+namespace Picojump.Fs.Fuse;
+
+/// <summary>
+/// A kernel FUSE mount made with mount(2) directly (no fusermount): open /dev/fuse, pass
+/// its descriptor in the mount data, and own both until <see cref="Dispose"/>.
+/// </summary>
+public sealed unsafe class FuseMount : IDisposable
+{
+    private const string DevicePath = "/dev/fuse";
+    private int _deviceFd;
+
+    private FuseMount(string mountpoint, int deviceFd, uint connectionId)
+    {
+        Mountpoint = mountpoint;
+        _deviceFd = deviceFd;
+        ConnectionId = connectionId;
+    }
+
+    public string Mountpoint { get; }
+
+    /// <summary>The open /dev/fuse descriptor that carries this mount's requests.</summary>
+    public int DeviceFd => _deviceFd;
+
+    /// <summary>The connection's name in fusectl: the minor device number of the mount.</summary>
+    public uint ConnectionId { get; }
+
+    /// <summary>
+    /// Mounts a FUSE file system at <paramref name="mountpoint"/>. Throws
+    /// <see cref="FuseMountException"/> with a one-line reason a user can act on.
+    /// </summary>
+    public static FuseMount Mount(string mountpoint, string fsName, string subtype)
+    {
+        mountpoint = Path.GetFullPath(mountpoint);
+        if (!Directory.Exists(mountpoint))
+            throw new FuseMountException($"mountpoint {mountpoint} does not exist or is not a directory");
+        CleanStale(mountpoint);
+        if (IsMountPoint(mountpoint))
+            throw new FuseMountException($"mountpoint {mountpoint} is busy: something is already mounted there");
+        if (!File.Exists(DevicePath))
+            throw new FuseMountException($"{DevicePath} is missing: load the fuse kernel module (modprobe fuse)");
+
+        int fd;
+        fixed (byte* dev = "/dev/fuse\0"u8)
+            fd = LibC.open(dev, OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0);
+        if (fd < 0)
+            throw new FuseMountException($"cannot open {DevicePath}: {LibC.LastErrno}");
+
+        // The root is a directory (rootmode is octal S_IFDIR); the kernel checks permissions
+        // from our attributes (default_permissions), as root serves every user (allow_other).
+        var data = $"fd={fd},rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions";
+        int result;
+        fixed (byte* source = Z(fsName), target = Z(mountpoint), type = Z($"fuse.{subtype}"), options = Z(data))
+            result = LibC.mount(source, target, type, LibC.MS_NOSUID | LibC.MS_NODEV, options);
+        if (result != 0)
+        {
+            var errno = LibC.LastErrno;
+            LibC.close(fd);
+            throw new FuseMountException(errno == Errno.EPERM
+                ? $"mount {mountpoint}: permission denied (picojumpd must run as root)"
+                : $"mount {mountpoint}: {errno}");
+        }
+        return new FuseMount(mountpoint, fd, MountMinor(mountpoint));
+    }
+
+    /// <summary>Detaches a mount whose daemon died (its root answers ENOTCONN). True if one was cleaned.</summary>
+    public static bool CleanStale(string mountpoint)
+    {
+        Stat st;
+        fixed (byte* path = Z(mountpoint))
+        {
+            if (LibC.fstatat(LibC.AT_FDCWD, path, &st, 0) == 0 || LibC.LastErrno != Errno.ENOTCONN)
+                return false;
+            return LibC.umount2(path, LibC.MNT_DETACH) == 0;
+        }
+    }
+
+    /// <summary>Whether <paramref name="path"/> is the root of a mount, from /proc/self/mountinfo.</summary>
+    public static bool IsMountPoint(string path)
+    {
+        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            var fields = line.Split(' ');
+            if (fields.Length > 4 && UnescapeMountPath(fields[4]) == path)
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>Lazily unmounts; requests in flight still complete, new ones fail.</summary>
+    public void Unmount()
+    {
+        fixed (byte* path = Z(Mountpoint))
+            LibC.umount2(path, LibC.MNT_DETACH);
+    }
+
+    /// <summary>
+    /// Aborts the connection through fusectl, waking every thread blocked on the device
+    /// even while processes still hold files open under the (detached) mount.
+    /// </summary>
+    public void Abort()
+    {
+        var control = "/sys/fs/fuse/connections";
+        var connection = Path.Combine(control, ConnectionId.ToString());
+        if (!Directory.Exists(connection))
+        {
+            fixed (byte* source = Z("fusectl"), target = Z(control))
+                LibC.mount(source, target, source, 0, null);
+        }
+        try
+        {
+            File.WriteAllText(Path.Combine(connection, "abort"), "1");
+        }
+        catch (IOException)
+        {
+            // The connection is already gone.
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // No fusectl here; closing the device is all that is left.
+        }
+    }
+
+    public void Dispose()
+    {
+        var fd = Interlocked.Exchange(ref _deviceFd, -1);
+        if (fd >= 0)
+            LibC.close(fd);
+    }
+
+    private static string UnescapeMountPath(string field)
+    {
+        if (!field.Contains('\\', StringComparison.Ordinal))
+            return field;
+        var sb = new StringBuilder(field.Length);
+        for (var i = 0; i < field.Length; i++)
+        {
+            if (field[i] == '\\' && i + 3 < field.Length)
+            {
+                sb.Append((char)Convert.ToInt32(field.Substring(i + 1, 3), 8));
+                i += 3;
+            }
+            else
+            {
+                sb.Append(field[i]);
+            }
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// The minor device number of the mount, read from mountinfo: a stat of the root would
+    /// send a request to the daemon, which is not serving yet.
+    /// </summary>
+    private static uint MountMinor(string mountpoint)
+    {
+        foreach (var line in File.ReadLines("/proc/self/mountinfo").Reverse())
+        {
+            var fields = line.Split(' ');
+            if (fields.Length > 4 && UnescapeMountPath(fields[4]) == mountpoint)
+            {
+                return uint.Parse(fields[2].Split(':')[1]);
+            }
+        }
+        return 0;
+    }
+
+    private static byte[] Z(string s)
+    {
+        var bytes = new byte[Encoding.UTF8.GetByteCount(s) + 1];
+        Encoding.UTF8.GetBytes(s, bytes);
+        return bytes;
+    }
+}
+
+public sealed class FuseMountException : Exception
+{
+    public FuseMountException(string message) : base(message) { }
+
+    public FuseMountException() { }
+
+    public FuseMountException(string message, Exception inner) : base(message, inner) { }
+}

@@ -1,0 +1,17 @@
+namespace Picojump.Fs.Fuse;
+
+/// <summary>How a <see cref="FuseServer"/> serves its mount.</summary>
+public sealed class FuseServerOptions
+{
+    /// <summary>Threads blocked in read(2) on the device; each serves one request at a time.</summary>
+    public int ReaderThreads { get; init; } = Math.Clamp(Environment.ProcessorCount * 2, 4, 16);
+
+    /// <summary>Largest WRITE payload asked for; 1 MiB is the kernel's default page limit (256).</summary>
+    public uint MaxWrite { get; init; } = 1 << 20;
+
+    /// <summary>Ask for FUSE passthrough when the kernel offers it.</summary>
+    public bool Passthrough { get; init; } = true;
+
+    /// <summary>Background requests (read-ahead, async direct I/O) the kernel keeps in flight.</summary>
+    public ushort MaxBackground { get; init; } = 64;
+}

@@ -1,0 +1,173 @@
+using Microsoft.Extensions.Logging;
+using Picojump.Fs.Fuse;
+using Picojump.Fs.Local.Internal;
+using Picojump.Fs.Native;
+
+namespace Picojump.Fs.Local;
+
+// Open files: open/create, the read and write path (taken only without passthrough),
+// and the calls that always reach us: flush, fsync, fallocate, lseek, copy_file_range.
+public sealed unsafe partial class LocalFileSystem
+{
+    // The kernel handles these itself; O_DIRECT on our descriptor would only demand alignment.
+    private const int OpenFlagsDropped = OpenFlags.O_CREAT | OpenFlags.O_EXCL | OpenFlags.O_NOCTTY | OpenFlags.O_DIRECT;
+
+    public Errno Open(in FuseInHeader header, in FuseOpenIn input, out FuseOpenOut output)
+    {
+        output = default;
+        var inode = Node(header.NodeId);
+        if (inode == null)
+            return Errno.ESTALE;
+        var fd = ProcFd.Reopen(inode.Fd, input.Flags & ~OpenFlagsDropped);
+        return fd < 0 ? LibC.LastErrno : AddFileHandle(inode, fd, out output);
+    }
+
+    public Errno Create(in FuseInHeader header, in FuseCreateIn input, FuseName name, out FuseEntryOut entry, out FuseOpenOut output)
+    {
+        entry = default;
+        output = default;
+        var parent = Node(header.NodeId);
+        if (parent == null)
+            return Errno.ESTALE;
+        var error = CheckName(name);
+        if (error != Errno.OK)
+            return error;
+        int fd;
+        fixed (byte* n = name.Bytes)
+        {
+            var flags = (input.Flags & ~(OpenFlags.O_NOCTTY | OpenFlags.O_DIRECT)) | OpenFlags.O_CREAT | OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC;
+            fd = LibC.openat(parent.Fd, n, flags, input.Mode);
+            if (fd < 0)
+                return LibC.LastErrno;
+            error = ChownToCaller(in header, parent, n);
+        }
+        // The node comes from the descriptor we just opened, not from the name again.
+        var pathFd = error == Errno.OK ? ProcFd.Reopen(fd, OpenFlags.O_PATH) : -1;
+        if (pathFd < 0 || StatFd(pathFd, out var st) is var statError && statError != Errno.OK)
+        {
+            error = error != Errno.OK ? error : LibC.LastErrno;
+            if (pathFd >= 0)
+                LibC.close(pathFd);
+            LibC.close(fd);
+            return error;
+        }
+        var inode = _inodes.Remember(pathFd, in st);
+        FillEntry(inode, in st, out entry);
+        return AddFileHandle(inode, fd, out output);
+    }
+
+    private Errno AddFileHandle(Inode inode, int fd, out FuseOpenOut output)
+    {
+        output = default;
+        var passthrough = false;
+        if (inode.IsRegular && UsePassthrough)
+        {
+            var error = inode.AcquireBacking(_connection!, fd, out var backingId);
+            if (error == Errno.OK)
+            {
+                passthrough = true;
+                output.BackingId = backingId;
+                output.OpenFlags = FuseOpenOutFlags.Passthrough;
+            }
+            else
+            {
+                // One failure means the kernel refuses us backing files; don't ask again.
+                _passthroughFailed = true;
+                _logger.LogWarning("FUSE passthrough refused ({Errno}); serving reads and writes ourselves", error);
+            }
+        }
+        output.Fh = _files.Add(new FileHandle(inode, fd, passthrough));
+        return Errno.OK;
+    }
+
+    public Errno Read(in FuseInHeader header, in FuseReadIn input, Span<byte> buffer, out int length)
+    {
+        length = 0;
+        var handle = _files.Find(input.Fh);
+        if (handle == null)
+            return Errno.EBADF;
+        fixed (byte* b = buffer)
+        {
+            var n = LibC.pread(handle.Fd, b, (nuint)buffer.Length, (long)input.Offset);
+            if (n < 0)
+                return LibC.LastErrno;
+            length = (int)n;
+        }
+        return Errno.OK;
+    }
+
+    public Errno Write(in FuseInHeader header, in FuseWriteIn input, ReadOnlySpan<byte> data, out uint written)
+    {
+        written = 0;
+        var handle = _files.Find(input.Fh);
+        if (handle == null)
+            return Errno.EBADF;
+        fixed (byte* d = data)
+        {
+            // On an O_APPEND descriptor Linux appends whatever the offset says.
+            var n = LibC.pwrite(handle.Fd, d, (nuint)data.Length, (long)input.Offset);
+            if (n < 0)
+                return LibC.LastErrno;
+            written = (uint)n;
+        }
+        return Errno.OK;
+    }
+
+    public Errno Flush(in FuseInHeader header, in FuseFlushIn input)
+    {
+        // close(2) of any descriptor drops the caller's POSIX locks on the file; the kernel
+        // tells us with FLUSH, as it tracks none of our locks itself.
+        if (_files.Find(input.Fh) is not { } handle)
+            return Errno.EBADF;
+        handle.Inode.ReleaseLocks(input.LockOwner);
+        return Errno.OK;
+    }
+
+    public Errno Release(in FuseInHeader header, in FuseReleaseIn input)
+    {
+        if (_files.Remove(input.Fh) is not { } handle)
+            return Errno.EBADF;
+        if (handle.Passthrough)
+            handle.Inode.ReleaseBacking(_connection!);
+        // Closing our descriptor also drops any flock(2) taken through it.
+        LibC.close(handle.Fd);
+        return Errno.OK;
+    }
+
+    public Errno Fsync(in FuseInHeader header, in FuseFsyncIn input)
+    {
+        if (_files.Find(input.Fh) is not { } handle)
+            return Errno.EBADF;
+        var result = (input.FsyncFlags & FuseConstants.FsyncFdatasync) != 0 ? LibC.fdatasync(handle.Fd) : LibC.fsync(handle.Fd);
+        return result == 0 ? Errno.OK : LibC.LastErrno;
+    }
+
+    public Errno Fallocate(in FuseInHeader header, in FuseFallocateIn input)
+    {
+        if (_files.Find(input.Fh) is not { } handle)
+            return Errno.EBADF;
+        return LibC.fallocate(handle.Fd, input.Mode, (long)input.Offset, (long)input.Length) == 0 ? Errno.OK : LibC.LastErrno;
+    }
+
+    public Errno Lseek(in FuseInHeader header, in FuseLseekIn input, out long offset)
+    {
+        offset = 0;
+        if (_files.Find(input.Fh) is not { } handle)
+            return Errno.EBADF;
+        offset = LibC.lseek(handle.Fd, input.Offset, input.Whence);
+        return offset < 0 ? LibC.LastErrno : Errno.OK;
+    }
+
+    public Errno CopyFileRange(in FuseInHeader header, in FuseCopyFileRangeIn input, out ulong copied)
+    {
+        copied = 0;
+        if (_files.Find(input.FhIn) is not { } source || _files.Find(input.FhOut) is not { } target)
+            return Errno.EBADF;
+        long offIn = input.OffIn, offOut = input.OffOut;
+        var n = LibC.copy_file_range(source.Fd, &offIn, target.Fd, &offOut, (nuint)Math.Min(input.Len, uint.MaxValue), (uint)input.Flags);
+        if (n < 0)
+            return LibC.LastErrno;
+        copied = (ulong)n;
+        return Errno.OK;
+    }
+}

@@ -1,0 +1,93 @@
+using System.Text.Json;
+
+namespace Picojump.Host;
+
+/// <summary>
+/// What picojumpd serves, from the config file (JSON) with command-line overrides.
+/// Every problem is reported as one line naming the key.
+/// </summary>
+public sealed record DaemonSettings
+{
+    public const string DefaultConfigPath = "/etc/picojump/picojumpd.json";
+
+    public string? Export { get; init; }
+
+    public string? Mountpoint { get; init; }
+
+    /// <summary>Use FUSE passthrough for local files when the kernel offers it.</summary>
+    public bool Passthrough { get; init; } = true;
+
+    /// <summary>Threads serving FUSE requests; 0 picks from the core count.</summary>
+    public int ReaderThreads { get; init; }
+
+    /// <summary>How long the kernel caches names and attributes, in seconds.</summary>
+    public double CacheSeconds { get; init; } = 1.0;
+
+    /// <summary>Reads <paramref name="path"/>; a missing default file means built-in defaults.</summary>
+    public static DaemonSettings Load(string? path)
+    {
+        var explicitPath = path != null;
+        path ??= DefaultConfigPath;
+        if (!File.Exists(path))
+        {
+            if (explicitPath)
+                throw new SettingsException($"config file {path} does not exist");
+            return new DaemonSettings();
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+                throw new SettingsException($"config file {path}: expected a JSON object");
+            var settings = new DaemonSettings();
+            foreach (var property in document.RootElement.EnumerateObject())
+                settings = settings.With(path, property);
+            return settings;
+        }
+        catch (JsonException ex)
+        {
+            throw new SettingsException($"config file {path}: not valid JSON ({ex.Message})");
+        }
+    }
+
+    private DaemonSettings With(string path, JsonProperty property)
+    {
+        var value = property.Value;
+        string Where() => $"config file {path}: key \"{property.Name}\"";
+        return property.Name switch
+        {
+            "export" when value.ValueKind == JsonValueKind.String => this with { Export = value.GetString() },
+            "mountpoint" when value.ValueKind == JsonValueKind.String => this with { Mountpoint = value.GetString() },
+            "passthrough" when value.ValueKind is JsonValueKind.True or JsonValueKind.False => this with { Passthrough = value.GetBoolean() },
+            "readerThreads" when value.TryGetInt32(out var n) && n is >= 0 and <= 64 => this with { ReaderThreads = n },
+            "cacheSeconds" when value.TryGetDouble(out var s) && s is >= 0 and <= 3600 => this with { CacheSeconds = s },
+            "export" or "mountpoint" => throw new SettingsException($"{Where()} must be a path string"),
+            "passthrough" => throw new SettingsException($"{Where()} must be true or false"),
+            "readerThreads" => throw new SettingsException($"{Where()} must be an integer from 0 to 64"),
+            "cacheSeconds" => throw new SettingsException($"{Where()} must be a number of seconds from 0 to 3600"),
+            _ => throw new SettingsException($"{Where()} is not a known setting"),
+        };
+    }
+
+    /// <summary>Checks that the settings can be served, before anything is mounted.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrEmpty(Export))
+            throw new SettingsException("no export directory: give --export DIR or \"export\" in the config file");
+        if (string.IsNullOrEmpty(Mountpoint))
+            throw new SettingsException("no mountpoint: give --mountpoint DIR or \"mountpoint\" in the config file");
+        if (!Directory.Exists(Export))
+            throw new SettingsException($"export directory {Export} does not exist");
+        if (Path.GetFullPath(Mountpoint).StartsWith(Path.GetFullPath(Export).TrimEnd('/') + "/", StringComparison.Ordinal))
+            throw new SettingsException($"mountpoint {Mountpoint} lies inside the export {Export}");
+    }
+}
+
+public sealed class SettingsException : Exception
+{
+    public SettingsException(string message) : base(message) { }
+
+    public SettingsException() { }
+
+    public SettingsException(string message, Exception inner) : base(message, inner) { }
+}
