@@ -13,6 +13,7 @@ public sealed class FileSystemService(
     FuseMount mount,
     LocalFileSystem fileSystem,
     FuseServerOptions serverOptions,
+    DaemonSettings settings,
     IHostApplicationLifetime lifetime,
     ILogger<FileSystemService> logger) : IHostedService, IDisposable
 {
@@ -31,7 +32,7 @@ public sealed class FileSystemService(
                 lifetime.StopApplication();
             }
         }, TaskScheduler.Default);
-        logger.LogInformation("Serving {Export} at {Mountpoint} with {Readers} FUSE readers", "export", mount.Mountpoint, serverOptions.ReaderThreads);
+        logger.LogInformation("Serving {Export} at {Mountpoint} with {Readers} FUSE readers", settings.Export, mount.Mountpoint, serverOptions.ReaderThreads);
         return Task.CompletedTask;
     }
 

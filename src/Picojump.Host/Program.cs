@@ -53,6 +53,7 @@ var builder = Host.CreateApplicationBuilder();
 builder.Services.AddSystemd();
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+builder.Services.AddSingleton(settings);
 builder.Services.AddSingleton(mount);
 builder.Services.AddSingleton(fileSystem);
 builder.Services.AddSingleton(new FuseServerOptions

@@ -12,14 +12,15 @@ public sealed unsafe class FuseMount : IDisposable
     private const string DevicePath = "/dev/fuse";
     private int _deviceFd;
 
-    private FuseMount(string mountpoint, int deviceFd, uint connectionId)
+    private FuseMount(string? mountpoint, int deviceFd, uint connectionId)
     {
         Mountpoint = mountpoint;
         _deviceFd = deviceFd;
         ConnectionId = connectionId;
     }
 
-    public string Mountpoint { get; }
+    /// <summary>Where the file system is mounted; null for a device not mounted anywhere (tests).</summary>
+    public string? Mountpoint { get; }
 
     /// <summary>The open /dev/fuse descriptor that carries this mount's requests.</summary>
     public int DeviceFd => _deviceFd;
@@ -89,9 +90,20 @@ public sealed unsafe class FuseMount : IDisposable
         return false;
     }
 
+    /// <summary>
+    /// Serves requests from any message-preserving descriptor (a SOCK_SEQPACKET socket) as
+    /// if it were /dev/fuse: lets tests speak the kernel's side of the protocol.
+    /// </summary>
+    internal static FuseMount FromDevice(int fd) => new(null, fd, 0);
+
     /// <summary>Lazily unmounts; requests in flight still complete, new ones fail.</summary>
     public void Unmount()
     {
+        if (Mountpoint == null)
+        {
+            LibC.shutdown(_deviceFd, 2 /* SHUT_RDWR */);
+            return;
+        }
         fixed (byte* path = Z(Mountpoint))
             LibC.umount2(path, LibC.MNT_DETACH);
     }
@@ -102,6 +114,8 @@ public sealed unsafe class FuseMount : IDisposable
     /// </summary>
     public void Abort()
     {
+        if (Mountpoint == null)
+            return;
         var control = "/sys/fs/fuse/connections";
         var connection = Path.Combine(control, ConnectionId.ToString());
         if (!Directory.Exists(connection))

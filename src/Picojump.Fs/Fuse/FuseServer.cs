@@ -95,6 +95,8 @@ public sealed unsafe partial class FuseServer : IDisposable
                         _logger.LogError("Reading /dev/fuse failed: {Errno}", errno);
                     break; // ENODEV: unmounted or aborted
                 }
+                if (n == 0)
+                    break; // end of a test socket; the real device never returns 0
                 Handle(new Span<byte>(input, (int)n), output);
             }
         }

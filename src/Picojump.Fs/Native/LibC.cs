@@ -43,6 +43,9 @@ public static unsafe partial class LibC
     public static partial uint umask(uint mask);
 
     [LibraryImport(Lib, SetLastError = true)]
+    public static partial int shutdown(int fd, int how);
+
+    [LibraryImport(Lib, SetLastError = true)]
     public static partial long syscall(long number, long a1, long a2, long a3, long a4, long a5);
 }
 
