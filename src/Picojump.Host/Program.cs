@@ -50,9 +50,13 @@ catch (Exception ex) when (ex is SettingsException or FuseMountException or Dire
 }
 
 var builder = Host.CreateApplicationBuilder();
-builder.Services.AddSystemd();
 builder.Logging.ClearProviders();
-builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+// Under systemd, stdout is the journal (JOURNAL_STREAM): log in its format, with priorities.
+if (Environment.GetEnvironmentVariable("JOURNAL_STREAM") != null)
+    builder.Logging.AddSystemdConsole();
+else
+    builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
 builder.Services.AddSingleton(settings);
 builder.Services.AddSingleton(mount);
 builder.Services.AddSingleton(fileSystem);
@@ -62,6 +66,7 @@ builder.Services.AddSingleton(new FuseServerOptions
     ReaderThreads = settings.ReaderThreads > 0 ? settings.ReaderThreads : new FuseServerOptions().ReaderThreads,
 });
 builder.Services.AddHostedService<FileSystemService>();
+builder.Services.AddHostedService<SystemdNotifier>();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
 await builder.Build().RunAsync();
 return 0;
