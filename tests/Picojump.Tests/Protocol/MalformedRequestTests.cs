@@ -98,6 +98,24 @@ public sealed class MalformedRequestTests : IDisposable
     }
 
     [Fact]
+    public void Empty_names_are_EINVAL_for_every_opcode_that_takes_one()
+    {
+        // The kernel never sends an empty name (the VFS stops "" with ENOENT or ERANGE), and an
+        // empty span pins to a null pointer: it must not reach a syscall as a name.
+        File.WriteAllText(Path.Combine(_harness.Export, "f"), "");
+        var node = Client.LookupOk(Root, "f").NodeId;
+        Client.Lookup(Root, "").AssertError(Errno.EINVAL);
+        Client.GetXattr(node, "", 64).AssertError(Errno.EINVAL);
+        Client.GetXattr(node, "", 0).AssertError(Errno.EINVAL);
+        Client.SetXattr(node, "", "v"u8).AssertError(Errno.EINVAL);
+        Client.Call(FuseOpcode.RemoveXattr, node, FuseTestClient.Name("")).AssertError(Errno.EINVAL);
+        Client.Symlink(Root, "link", "").AssertError(Errno.EINVAL);
+        Client.Symlink(Root, "", "target").AssertError(Errno.EINVAL);
+        Client.Rename(Root, "f", Root, "").AssertError(Errno.EINVAL);
+        Assert.Equal(["f"], Directory.EnumerateFileSystemEntries(_harness.Export).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public void Batch_forget_counting_more_items_than_it_carries_is_dropped_whole()
     {
         File.WriteAllText(Path.Combine(_harness.Export, "kept"), "");

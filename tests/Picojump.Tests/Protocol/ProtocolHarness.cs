@@ -67,8 +67,25 @@ internal sealed class ProtocolHarness : IDisposable
         Client.Dispose();
         _mount.Dispose();
         _fs.Dispose();
-        Directory.Delete(Root, recursive: true);
+        DeleteTree(Root);
         Assert.True(stopped, $"the server's readers did not stop within {StopGrace.TotalSeconds} s of the shutdown");
+    }
+
+    /// <summary>
+    /// Removes the temporary tree. Names the fuzz made need not be UTF-8, which .NET cannot
+    /// name back to the kernel, so rm(1) takes what Directory.Delete leaves.
+    /// </summary>
+    private static void DeleteTree(string root)
+    {
+        try
+        {
+            Directory.Delete(root, recursive: true);
+        }
+        catch (IOException)
+        {
+            using var rm = System.Diagnostics.Process.Start("rm", ["-rf", "--one-file-system", "--", root]);
+            rm.WaitForExit(TimeSpan.FromSeconds(30));
+        }
     }
 }
 

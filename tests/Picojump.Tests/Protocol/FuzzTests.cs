@@ -1,0 +1,278 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Picojump.Fs.Fuse;
+using Picojump.Fs.Native;
+using Xunit.Abstractions;
+
+namespace Picojump.Tests.Protocol;
+
+/// <summary>
+/// Random requests from a fixed seed: noise headers, random opcodes, well-formed payloads
+/// with bytes flipped, cut or extended, aimed at real nodes and open handles. Every request
+/// that expects a reply gets exactly one, well-formed and of the size its opcode answers
+/// with; afterwards the server still serves the root correctly and met no exception.
+/// </summary>
+public sealed class FuzzTests(ITestOutputHelper output)
+{
+    private const int Requests = 4000;
+    private const int Seed = 0x5EED;
+    private const int RefreshEvery = 25;
+
+    /// <summary>Sizes of a successful reply, by opcode, where the protocol fixes them.</summary>
+    private static readonly Dictionary<FuseOpcode, int> FixedReplySizes = new()
+    {
+        [FuseOpcode.Lookup] = Marshal.SizeOf<FuseEntryOut>(),
+        [FuseOpcode.MkDir] = Marshal.SizeOf<FuseEntryOut>(),
+        [FuseOpcode.MkNod] = Marshal.SizeOf<FuseEntryOut>(),
+        [FuseOpcode.Symlink] = Marshal.SizeOf<FuseEntryOut>(),
+        [FuseOpcode.Link] = Marshal.SizeOf<FuseEntryOut>(),
+        [FuseOpcode.GetAttr] = Marshal.SizeOf<FuseAttrOut>(),
+        [FuseOpcode.SetAttr] = Marshal.SizeOf<FuseAttrOut>(),
+        [FuseOpcode.Open] = Marshal.SizeOf<FuseOpenOut>(),
+        [FuseOpcode.OpenDir] = Marshal.SizeOf<FuseOpenOut>(),
+        [FuseOpcode.Create] = Marshal.SizeOf<FuseEntryOut>() + Marshal.SizeOf<FuseOpenOut>(),
+        [FuseOpcode.Write] = Marshal.SizeOf<FuseWriteOut>(),
+        [FuseOpcode.CopyFileRange] = Marshal.SizeOf<FuseWriteOut>(),
+        [FuseOpcode.StatFs] = Marshal.SizeOf<FuseKstatfs>(),
+        [FuseOpcode.GetLk] = Marshal.SizeOf<FuseLkOut>(),
+        [FuseOpcode.Lseek] = Marshal.SizeOf<FuseLseekOut>(),
+        [FuseOpcode.Init] = Marshal.SizeOf<FuseInitOut>(),
+        [FuseOpcode.Unlink] = 0, [FuseOpcode.RmDir] = 0, [FuseOpcode.Rename] = 0, [FuseOpcode.Rename2] = 0,
+        [FuseOpcode.Release] = 0, [FuseOpcode.ReleaseDir] = 0, [FuseOpcode.Flush] = 0, [FuseOpcode.Fsync] = 0,
+        [FuseOpcode.FsyncDir] = 0, [FuseOpcode.SetXattr] = 0, [FuseOpcode.RemoveXattr] = 0, [FuseOpcode.SetLk] = 0,
+        [FuseOpcode.SetLkW] = 0, [FuseOpcode.Fallocate] = 0, [FuseOpcode.Destroy] = 0, [FuseOpcode.Access] = 0,
+    };
+
+    [Fact]
+    public void Thousands_of_random_requests_never_stop_or_break_the_server()
+    {
+        using var harness = new ProtocolHarness();
+        var client = harness.Client;
+        var random = new Random(Seed);
+
+        var targets = new FuzzTargets(client);
+        var waitingLocks = new HashSet<ulong>();
+        var outcomes = new Dictionary<string, int>();
+        for (var i = 0; i < Requests; i++)
+        {
+            if (i % RefreshEvery == 0)
+                targets.Refresh(); // the noise releases handles and forgets nodes; keep real ones in reach
+            var (message, expectReply) = NextRequest(random, client.NewUnique(), targets.Nodes, targets.Handles);
+            var header = message.Length >= 40 ? MemoryMarshal.Read<FuseInHeader>(message) : default;
+            client.SendRaw(message);
+            if (header.Opcode == FuseOpcode.SetLkW && expectReply)
+            {
+                waitingLocks.Add(header.Unique); // answered whenever the lock is free, from its own thread
+                expectReply = false;
+            }
+
+            // With one reader, any reply to this request comes before the reply to a GETATTR sent now.
+            var sync = client.Send(FuseOpcode.GetAttr, FuseTestClient.Root, FuseTestClient.Bytes(new FuseGetAttrIn()));
+            var answered = false;
+            while (true)
+            {
+                var reply = client.TryReceiveAny(FuseTestClient.ReplyTimeout);
+                Assert.True(reply != null, $"request {i} ({Describe(message)}): the server stopped answering");
+                if (reply.Unique == sync)
+                {
+                    reply.As<FuseAttrOut>();
+                    break;
+                }
+                if (waitingLocks.Remove(reply.Unique))
+                    continue;
+                Assert.True(reply.Unique == header.Unique && !answered, $"request {i} ({Describe(message)}): unexpected {reply}");
+                answered = true;
+                CheckReplySize(header, message, reply, i);
+                var outcome = $"{(Enum.IsDefined(header.Opcode) ? header.Opcode.ToString() : "(unknown)")} {(reply.RawError == 0 ? "OK" : reply.Errno.ToString())}";
+                outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+            }
+            if (expectReply)
+                Assert.True(answered, $"request {i} ({Describe(message)}) got no reply: the kernel would wait forever");
+        }
+
+        // Locks still waiting (on a conflict the noise made) end with an interrupt.
+        foreach (var waiting in waitingLocks)
+            client.Send(FuseOpcode.Interrupt, 0, FuseTestClient.Bytes(new FuseInterruptIn { Unique = waiting }));
+        foreach (var waiting in waitingLocks)
+            client.Receive(waiting);
+
+        var root = client.GetAttr(FuseTestClient.Root).As<FuseAttrOut>().Attr;
+        Assert.Equal(Stat.S_IFDIR, FileType.Of(root));
+        Assert.Equal(InodeOf(harness.Export), root.Ino);
+        targets.Refresh();
+        harness.AssertNoExceptionsLogged();
+        // What the noise reached: a fuzz that only ever met EINVAL would prove little.
+        output.WriteLine(string.Join("\n", outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}: {o.Value}")));
+        Assert.True(outcomes.Where(o => o.Key.EndsWith(" OK", StringComparison.Ordinal)).Sum(o => o.Value) > Requests / 20, "too few requests got past decoding");
+    }
+
+    /// <summary>One random message and whether the kernel would wait for its reply.</summary>
+    private static (byte[] Message, bool ExpectReply) NextRequest(Random random, ulong unique, ulong[] nodes, ulong[] handles)
+    {
+        switch (random.Next(20))
+        {
+            case 0:
+            {
+                // Shorter than a header: dropped.
+                var bytes = new byte[random.Next(1, 40)];
+                random.NextBytes(bytes);
+                return (bytes, false);
+            }
+            case 1:
+            {
+                // A header of noise (but for a nonzero unique): its length is almost surely wrong.
+                var bytes = new byte[random.Next(40, 300)];
+                random.NextBytes(bytes);
+                BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(8), unique);
+                var header = MemoryMarshal.Read<FuseInHeader>(bytes);
+                var malformed = header.Len != bytes.Length || 40 + header.TotalExtLen * 8 > bytes.Length;
+                return (bytes, malformed || Answered(header.Opcode));
+            }
+        }
+
+        var opcode = random.Next(10) switch
+        {
+            0 => (FuseOpcode)random.Next(),
+            < 4 => (FuseOpcode)random.Next(1, 60),
+            _ => WellFormedPayloads.Decoded[random.Next(WellFormedPayloads.Decoded.Length)],
+        };
+        var payload = random.Next(3) == 0 || !WellFormedPayloads.Decoded.Contains(opcode)
+            ? RandomBytes(random, random.Next(0, 300))
+            : Mutate(random, WellFormedPayloads.For(opcode, nodes[random.Next(nodes.Length)], handles[random.Next(handles.Length)]));
+        Sanitise(opcode, payload);
+        var node = random.Next(4) == 0 ? (ulong)random.NextInt64() : nodes[random.Next(nodes.Length)];
+        var extensions = random.Next(20) == 0 ? (ushort)random.Next(0, 4) : (ushort)0;
+        var head = new FuseInHeader
+        {
+            Len = (uint)(40 + payload.Length),
+            Opcode = opcode,
+            Unique = unique,
+            NodeId = node,
+            Uid = random.Next(4) == 0 ? (uint)random.Next() : 0,
+            Gid = random.Next(4) == 0 ? (uint)random.Next() : 0,
+            Pid = (uint)random.Next(),
+            TotalExtLen = extensions,
+        };
+        var answered = 40 + extensions * 8 > head.Len || Answered(opcode);
+        return ([.. FuseTestClient.Bytes(in head), .. payload], answered);
+    }
+
+    /// <summary>Requests the kernel waits on (INTERRUPT is answered only when its target is not waiting).</summary>
+    private static bool Answered(FuseOpcode opcode)
+        => opcode is not (FuseOpcode.Forget or FuseOpcode.BatchForget or FuseOpcode.NotifyReply or FuseOpcode.Interrupt);
+
+    private static byte[] RandomBytes(Random random, int length)
+    {
+        var bytes = new byte[length];
+        random.NextBytes(bytes);
+        return bytes;
+    }
+
+    /// <summary>Flips bytes, cuts the tail or appends noise.</summary>
+    private static byte[] Mutate(Random random, byte[] payload)
+    {
+        switch (random.Next(4))
+        {
+            case 0:
+                return payload;
+            case 1:
+                return payload[..random.Next(0, payload.Length + 1)];
+            case 2:
+                return [.. payload, .. RandomBytes(random, random.Next(1, 64))];
+            default:
+                for (var flips = random.Next(1, 4); flips > 0 && payload.Length > 0; flips--)
+                    payload[random.Next(payload.Length)] = (byte)random.Next(256);
+                return payload;
+        }
+    }
+
+    /// <summary>
+    /// Keeps the noise from doing real harm as root: MKNOD makes only FIFOs (no device
+    /// nodes), FALLOCATE never reserves more than 1 MiB (the export is on a shared disk).
+    /// </summary>
+    private static void Sanitise(FuseOpcode opcode, byte[] payload)
+    {
+        if (opcode == FuseOpcode.MkNod && payload.Length >= 4)
+        {
+            var mode = BinaryPrimitives.ReadUInt32LittleEndian(payload);
+            BinaryPrimitives.WriteUInt32LittleEndian(payload, (mode & 0xFFF) | 0x1000);
+        }
+        if (opcode == FuseOpcode.Fallocate && payload.Length >= 24)
+        {
+            var offset = BinaryPrimitives.ReadUInt64LittleEndian(payload.AsSpan(8));
+            var length = BinaryPrimitives.ReadUInt64LittleEndian(payload.AsSpan(16));
+            BinaryPrimitives.WriteUInt64LittleEndian(payload.AsSpan(8), offset % (1 << 30));
+            BinaryPrimitives.WriteUInt64LittleEndian(payload.AsSpan(16), length % (1 << 20));
+        }
+    }
+
+    private static void CheckReplySize(in FuseInHeader header, byte[] message, FuseReply reply, int i)
+    {
+        if (reply.RawError != 0)
+            return;
+        var payload = message.AsSpan(40);
+        if (FixedReplySizes.TryGetValue(header.Opcode, out var size))
+        {
+            Assert.True(reply.Payload.Length == size, $"request {i} ({Describe(message)}): {reply.Payload.Length}-byte success reply, {header.Opcode} answers {size}");
+        }
+        else if (header.Opcode is FuseOpcode.Read or FuseOpcode.ReadDir or FuseOpcode.ReadDirPlus)
+        {
+            var asked = BinaryPrimitives.ReadUInt32LittleEndian(payload[16..]);
+            Assert.True((uint)reply.Payload.Length <= asked, $"request {i} ({Describe(message)}): {reply.Payload.Length} bytes for {asked} asked");
+        }
+        else if (header.Opcode is FuseOpcode.GetXattr or FuseOpcode.ListXattr)
+        {
+            // A size probe (size 0) is answered with fuse_getxattr_out, else with at most size bytes.
+            var asked = BinaryPrimitives.ReadUInt32LittleEndian(payload);
+            Assert.True(asked == 0 ? reply.Payload.Length == 8 : (uint)reply.Payload.Length <= asked, $"request {i} ({Describe(message)}): {reply.Payload.Length} bytes for size {asked}");
+        }
+    }
+
+    private static string Describe(byte[] message)
+    {
+        if (message.Length < 40)
+            return $"{message.Length}-byte fragment";
+        var header = MemoryMarshal.Read<FuseInHeader>(message);
+        return $"{header.Opcode}, len {header.Len}/{message.Length}, node {header.NodeId}, payload {Convert.ToHexString(message.AsSpan(40, Math.Min(64, message.Length - 40)))}";
+    }
+
+    private static unsafe ulong InodeOf(string path)
+    {
+        Stat st;
+        fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(path + "\0"))
+            Assert.Equal(0, LibC.fstatat(LibC.AT_FDCWD, p, &st, 0));
+        return st.Ino;
+    }
+}
+
+/// <summary>
+/// Real nodes and open handles for the noise to aim at: a file with data and a directory.
+/// Refreshing them is itself a check: amid the noise, plain requests keep working.
+/// </summary>
+internal sealed class FuzzTargets(FuseTestClient client)
+{
+    public ulong[] Nodes { get; private set; } = [];
+
+    public ulong[] Handles { get; private set; } = [];
+
+    public void Refresh()
+    {
+        const uint root = FuseTestClient.Root;
+        var file = client.Lookup(root, "victim");
+        if (file.RawError != 0)
+        {
+            var (created, open) = client.CreateOk(root, "victim");
+            client.Write(created.NodeId, open.Fh, 0, new byte[10_000]).AssertOk();
+            file = client.Lookup(root, "victim");
+        }
+        var dir = client.Lookup(root, "dir");
+        if (dir.RawError != 0)
+            dir = client.MkDir(root, "dir");
+        var fileNode = file.As<FuseEntryOut>().NodeId;
+        var dirNode = dir.As<FuseEntryOut>().NodeId;
+        var fileFh = client.Open(fileNode, OpenFlags.O_RDWR).As<FuseOpenOut>().Fh;
+        var dirFh = client.OpenDirOk(dirNode);
+        Nodes = [root, fileNode, dirNode];
+        Handles = [fileFh, dirFh];
+    }
+}
