@@ -61,6 +61,14 @@ internal sealed unsafe partial class FuseTestClient : IDisposable
     /// <summary>Replies read while waiting for another one and not yet claimed.</summary>
     public IReadOnlyCollection<FuseReply> Unclaimed => _early.Values;
 
+    /// <summary>Claims every reply read while waiting for another one.</summary>
+    public List<FuseReply> TakeUnclaimed()
+    {
+        var replies = _early.Values.ToList();
+        _early.Clear();
+        return replies;
+    }
+
     public static byte[] Bytes<T>(in T value) where T : unmanaged
         => MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)).ToArray();
 
@@ -116,7 +124,17 @@ internal sealed unsafe partial class FuseTestClient : IDisposable
     }
 
     /// <summary>The next message from the server, or null if none comes within <paramref name="timeout"/>.</summary>
-    public FuseReply? TryReceiveAny(TimeSpan timeout)
+    public FuseReply? TryReceiveAny(TimeSpan timeout) => TryReceiveMessage(timeout, notification: false);
+
+    /// <summary>The next message, which must be a notification (unique 0; Error holds the code).</summary>
+    public FuseReply ReceiveNotification()
+    {
+        var message = TryReceiveMessage(ReplyTimeout, notification: true);
+        Assert.True(message != null, $"no notification within {ReplyTimeout.TotalSeconds} s");
+        return message;
+    }
+
+    private FuseReply? TryReceiveMessage(TimeSpan timeout, bool notification)
     {
         if (timeout < TimeSpan.Zero || !SocketNative.WaitReadable(_fd, timeout))
             return null;
@@ -127,8 +145,15 @@ internal sealed unsafe partial class FuseTestClient : IDisposable
         Assert.True(n >= sizeof(FuseOutHeader), $"the server sent a {n}-byte message, shorter than fuse_out_header");
         var header = MemoryMarshal.Read<FuseOutHeader>(_buffer);
         Assert.True(header.Len == n, $"reply {header.Unique}: header says {header.Len} bytes, the message has {n}");
-        Assert.True(header.Error is <= 0 and > -4096, $"reply {header.Unique}: error {header.Error} is no negated errno");
-        Assert.True(header.Unique != 0, "the server sent a notification (unique 0), which no test asked for");
+        if (notification)
+        {
+            Assert.True(header.Unique == 0, $"expected a notification, got reply {header.Unique}");
+        }
+        else
+        {
+            Assert.True(header.Error is <= 0 and > -4096, $"reply {header.Unique}: error {header.Error} is no negated errno");
+            Assert.True(header.Unique != 0, "the server sent a notification (unique 0), which no test asked for");
+        }
         return new FuseReply(header.Unique, header.Error, _buffer.AsSpan(sizeof(FuseOutHeader), (int)n - sizeof(FuseOutHeader)).ToArray());
     }
 

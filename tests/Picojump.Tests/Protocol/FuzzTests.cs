@@ -18,6 +18,13 @@ public sealed class FuzzTests(ITestOutputHelper output)
     private const int Seed = 0x5EED;
     private const int RefreshEvery = 25;
 
+    internal enum Expect
+    {
+        Reply,
+        MaybeLater,
+        Never,
+    }
+
     /// <summary>Sizes of a successful reply, by opcode, where the protocol fixes them.</summary>
     private static readonly Dictionary<FuseOpcode, int> FixedReplySizes = new()
     {
@@ -51,24 +58,17 @@ public sealed class FuzzTests(ITestOutputHelper output)
         var random = new Random(Seed);
 
         var targets = new FuzzTargets(client);
-        var waitingLocks = new HashSet<ulong>();
-        var outcomes = new Dictionary<string, int>();
+        var ledger = new FuzzLedger();
         for (var i = 0; i < Requests; i++)
         {
             if (i % RefreshEvery == 0)
-                targets.Refresh(); // the noise releases handles and forgets nodes; keep real ones in reach
-            var (message, expectReply) = NextRequest(random, client.NewUnique(), targets.Nodes, targets.Handles);
-            var header = message.Length >= 40 ? MemoryMarshal.Read<FuseInHeader>(message) : default;
+                Refresh(targets, client, ledger); // the noise releases handles and forgets nodes; keep real ones in reach
+            var (message, expect) = NextRequest(random, client.NewUnique(), targets.Nodes, targets.Handles);
             client.SendRaw(message);
-            if (header.Opcode == FuseOpcode.SetLkW && expectReply)
-            {
-                waitingLocks.Add(header.Unique); // answered whenever the lock is free, from its own thread
-                expectReply = false;
-            }
+            ledger.Sent(message, expect);
 
             // With one reader, any reply to this request comes before the reply to a GETATTR sent now.
             var sync = client.Send(FuseOpcode.GetAttr, FuseTestClient.Root, FuseTestClient.Bytes(new FuseGetAttrIn()));
-            var answered = false;
             while (true)
             {
                 var reply = client.TryReceiveAny(FuseTestClient.ReplyTimeout);
@@ -78,36 +78,82 @@ public sealed class FuzzTests(ITestOutputHelper output)
                     reply.As<FuseAttrOut>();
                     break;
                 }
-                if (waitingLocks.Remove(reply.Unique))
-                    continue;
-                Assert.True(reply.Unique == header.Unique && !answered, $"request {i} ({Describe(message)}): unexpected {reply}");
-                answered = true;
-                CheckReplySize(header, message, reply, i);
-                var outcome = $"{(Enum.IsDefined(header.Opcode) ? header.Opcode.ToString() : "(unknown)")} {(reply.RawError == 0 ? "OK" : reply.Errno.ToString())}";
-                outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+                ledger.Received(reply);
             }
-            if (expectReply)
-                Assert.True(answered, $"request {i} ({Describe(message)}) got no reply: the kernel would wait forever");
+            ledger.AssertAnswered(message);
         }
-
-        // Locks still waiting (on a conflict the noise made) end with an interrupt.
-        foreach (var waiting in waitingLocks)
-            client.Send(FuseOpcode.Interrupt, 0, FuseTestClient.Bytes(new FuseInterruptIn { Unique = waiting }));
-        foreach (var waiting in waitingLocks)
-            client.Receive(waiting);
+        FinishLockWaits(client, ledger);
 
         var root = client.GetAttr(FuseTestClient.Root).As<FuseAttrOut>().Attr;
         Assert.Equal(Stat.S_IFDIR, FileType.Of(root));
         Assert.Equal(InodeOf(harness.Export), root.Ino);
         targets.Refresh();
         harness.AssertNoExceptionsLogged();
-        // What the noise reached: a fuzz that only ever met EINVAL would prove little.
-        output.WriteLine(string.Join("\n", outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}: {o.Value}")));
-        Assert.True(outcomes.Where(o => o.Key.EndsWith(" OK", StringComparison.Ordinal)).Sum(o => o.Value) > Requests / 20, "too few requests got past decoding");
+        ledger.Report(output, Requests);
     }
 
-    /// <summary>One random message and whether the kernel would wait for its reply.</summary>
-    private static (byte[] Message, bool ExpectReply) NextRequest(Random random, ulong unique, ulong[] nodes, ulong[] handles)
+    [Fact]
+    public void Random_requests_in_flight_on_four_readers_get_one_reply_each()
+    {
+        using var harness = new ProtocolHarness(readers: 4);
+        var client = harness.Client;
+        var random = new Random(Seed + 1);
+        var targets = new FuzzTargets(client);
+        var ledger = new FuzzLedger();
+        const int Batch = 16;
+        for (var i = 0; i < Requests / 2; i += Batch)
+        {
+            Refresh(targets, client, ledger);
+            var batch = new List<byte[]>();
+            for (var k = 0; k < Batch; k++)
+            {
+                var (message, expect) = NextRequest(random, client.NewUnique(), targets.Nodes, targets.Handles);
+                client.SendRaw(message);
+                ledger.Sent(message, expect);
+                batch.Add(message);
+            }
+            // Replies come in any order; wait until every request of the batch that needs one has it.
+            while (batch.Any(ledger.IsUnanswered))
+            {
+                var reply = client.TryReceiveAny(FuseTestClient.ReplyTimeout);
+                Assert.True(reply != null, $"no reply to {string.Join("; ", batch.Where(ledger.IsUnanswered).Select(Describe))}");
+                ledger.Received(reply);
+            }
+        }
+        FinishLockWaits(client, ledger);
+        // Nothing late: no second reply, no reply to what must not have one.
+        while (client.TryReceiveAny(TimeSpan.FromMilliseconds(200)) is { } late)
+            ledger.Received(late);
+        Assert.Equal(Stat.S_IFDIR, FileType.Of(client.GetAttr(FuseTestClient.Root).As<FuseAttrOut>().Attr));
+        harness.AssertNoExceptionsLogged();
+        ledger.Report(output, Requests / 2);
+    }
+
+    /// <summary>Refreshes the targets; replies that came meanwhile go through the ledger.</summary>
+    private static void Refresh(FuzzTargets targets, FuseTestClient client, FuzzLedger ledger)
+    {
+        targets.Refresh();
+        foreach (var reply in client.TakeUnclaimed())
+            ledger.Received(reply);
+    }
+
+    /// <summary>Locks still waiting (on a conflict the noise made) end with an interrupt.</summary>
+    private static void FinishLockWaits(FuseTestClient client, FuzzLedger ledger)
+    {
+        foreach (var unique in ledger.WaitingLocks)
+            client.Send(FuseOpcode.Interrupt, 0, FuseTestClient.Bytes(new FuseInterruptIn { Unique = unique }));
+        while (ledger.WaitingLocks.Count > 0)
+        {
+            var reply = client.TryReceiveAny(FuseTestClient.ReplyTimeout);
+            Assert.True(reply != null, $"interrupted SETLKW {string.Join(", ", ledger.WaitingLocks)} never answered");
+            if (!ledger.WaitingLocks.Contains(reply.Unique) && reply.Errno == Errno.EAGAIN)
+                continue; // our INTERRUPT came after its lock was answered
+            ledger.Received(reply);
+        }
+    }
+
+    /// <summary>One random message and what the kernel would expect back for it.</summary>
+    private static (byte[] Message, Expect Expect) NextRequest(Random random, ulong unique, ulong[] nodes, ulong[] handles)
     {
         switch (random.Next(20))
         {
@@ -116,7 +162,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
                 // Shorter than a header: dropped.
                 var bytes = new byte[random.Next(1, 40)];
                 random.NextBytes(bytes);
-                return (bytes, false);
+                return (bytes, Expect.Never);
             }
             case 1:
             {
@@ -126,7 +172,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
                 BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(8), unique);
                 var header = MemoryMarshal.Read<FuseInHeader>(bytes);
                 var malformed = header.Len != bytes.Length || 40 + header.TotalExtLen * 8 > bytes.Length;
-                return (bytes, malformed || Answered(header.Opcode));
+                return (bytes, malformed ? Expect.Reply : ExpectationOf(header.Opcode));
             }
         }
 
@@ -153,13 +199,21 @@ public sealed class FuzzTests(ITestOutputHelper output)
             Pid = (uint)random.Next(),
             TotalExtLen = extensions,
         };
-        var answered = 40 + extensions * 8 > head.Len || Answered(opcode);
-        return ([.. FuseTestClient.Bytes(in head), .. payload], answered);
+        var expect = 40 + extensions * 8 > head.Len ? Expect.Reply : ExpectationOf(opcode);
+        return ([.. FuseTestClient.Bytes(in head), .. payload], expect);
     }
 
-    /// <summary>Requests the kernel waits on (INTERRUPT is answered only when its target is not waiting).</summary>
-    private static bool Answered(FuseOpcode opcode)
-        => opcode is not (FuseOpcode.Forget or FuseOpcode.BatchForget or FuseOpcode.NotifyReply or FuseOpcode.Interrupt);
+    /// <summary>
+    /// What a well-formed request of <paramref name="opcode"/> gets: nothing for the kinds the
+    /// kernel never waits on; INTERRUPT is answered only while its target is not waiting, and
+    /// SETLKW whenever the lock comes free; everything else exactly one reply.
+    /// </summary>
+    private static Expect ExpectationOf(FuseOpcode opcode) => opcode switch
+    {
+        FuseOpcode.Forget or FuseOpcode.BatchForget or FuseOpcode.NotifyReply => Expect.Never,
+        FuseOpcode.Interrupt or FuseOpcode.SetLkW => Expect.MaybeLater,
+        _ => Expect.Reply,
+    };
 
     private static byte[] RandomBytes(Random random, int length)
     {
@@ -206,7 +260,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
         }
     }
 
-    private static void CheckReplySize(in FuseInHeader header, byte[] message, FuseReply reply, int i)
+    internal static void CheckReplySize(in FuseInHeader header, byte[] message, FuseReply reply, int i)
     {
         if (reply.RawError != 0)
             return;
@@ -228,7 +282,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
         }
     }
 
-    private static string Describe(byte[] message)
+    internal static string Describe(byte[] message)
     {
         if (message.Length < 40)
             return $"{message.Length}-byte fragment";
