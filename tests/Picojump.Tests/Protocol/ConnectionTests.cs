@@ -92,6 +92,25 @@ public sealed class ConnectionTests
         harness.AssertNoExceptionsLogged();
     }
 
+    [Fact]
+    public void Disposing_the_server_and_file_system_closes_every_descriptor_into_the_export()
+    {
+        var harness = new ProtocolHarness();
+        var root = harness.Root;
+        var client = harness.Client;
+        var (file, open) = client.CreateOk(Root, "open-file");
+        client.MkDir(Root, "looked-up").AssertOk();
+        client.OpenDirOk(Root);
+        client.SetLk(file.NodeId, open.Fh, 1, LibC.F_WRLCK, 0, 0).AssertOk(); // a lock descriptor too
+        harness.Dispose();
+
+        var leaked = Directory.EnumerateFileSystemEntries("/proc/self/fd")
+            .Select(fd => (Fd: fd, Target: new FileInfo(fd).LinkTarget))
+            .Where(fd => fd.Target != null && fd.Target.StartsWith(root, StringComparison.Ordinal))
+            .ToList();
+        Assert.True(leaked.Count == 0, "descriptors still open after Dispose: " + string.Join(", ", leaked.Select(l => $"{Path.GetFileName(l.Fd)} -> {l.Target}")));
+    }
+
     /// <summary>WRITE of 8 bytes (the index) at index * 8, remembered in <paramref name="expected"/>.</summary>
     private static byte[] WriteAt(ulong fh, int index, byte[] expected)
     {
