@@ -111,6 +111,26 @@ public sealed class ConnectionTests
         Assert.True(leaked.Count == 0, "descriptors still open after Dispose: " + string.Join(", ", leaked.Select(l => $"{Path.GetFileName(l.Fd)} -> {l.Target}")));
     }
 
+    [Fact]
+    public void A_lock_wait_still_blocked_at_shutdown_is_over_when_Dispose_returns()
+    {
+        var harness = new ProtocolHarness();
+        var client = harness.Client;
+        var (file, open) = client.CreateOk(Root, "contended");
+        client.SetLk(file.NodeId, open.Fh, 1, LibC.F_WRLCK, 0, 0).AssertOk();
+        client.SendSetLkW(file.NodeId, open.Fh, 2, LibC.F_WRLCK, 0, 0);
+        Assert.Null(client.TryReceiveAny(TimeSpan.FromMilliseconds(100))); // waiting
+
+        harness.Server.Stop(TimeSpan.FromSeconds(5));
+        harness.Server.Dispose();
+        // Whatever the waiting request does (answer, fail to answer, log it), it must have done
+        // it by now: the owner closes the device next, and its number may then belong to anyone.
+        var logged = harness.Log.Entries.Count;
+        Thread.Sleep(200);
+        Assert.Equal(logged, harness.Log.Entries.Count);
+        harness.Dispose();
+    }
+
     /// <summary>WRITE of 8 bytes (the index) at index * 8, remembered in <paramref name="expected"/>.</summary>
     private static byte[] WriteAt(ulong fh, int index, byte[] expected)
     {
