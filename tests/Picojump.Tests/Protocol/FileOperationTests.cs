@@ -171,62 +171,6 @@ public sealed class FileOperationTests : IDisposable
     }
 
     [Fact]
-    public void Posix_locks_conflict_between_owners_and_unlock_frees_them()
-    {
-        var (file, open) = Client.CreateOk(Root, "locked");
-        const ulong ownerA = 0xA, ownerB = 0xB;
-        Client.SetLk(file.NodeId, open.Fh, ownerA, LibC.F_WRLCK, 0, 99).AssertOk();
-        Client.SetLk(file.NodeId, open.Fh, ownerB, LibC.F_WRLCK, 50, 60).AssertError(Errno.EAGAIN);
-        Client.SetLk(file.NodeId, open.Fh, ownerB, LibC.F_RDLCK, 100, 200).AssertOk(); // no overlap
-
-        var conflict = Client.GetLk(file.NodeId, open.Fh, ownerB, LibC.F_WRLCK, 0, long.MaxValue).As<FuseLkOut>().Lk;
-        Assert.Equal((uint)LibC.F_WRLCK, conflict.Type);
-        Assert.Equal(0UL, conflict.Start);
-        Assert.Equal(99UL, conflict.End);
-        // No conflict: GETLK answers F_UNLCK.
-        Assert.Equal((uint)LibC.F_UNLCK, Client.GetLk(file.NodeId, open.Fh, ownerA, LibC.F_WRLCK, 0, 10).As<FuseLkOut>().Lk.Type);
-
-        // Unlocking the whole range (as close(2) does via FLUSH/unlock) frees owner B.
-        Client.SetLk(file.NodeId, open.Fh, ownerA, LibC.F_UNLCK, 0, long.MaxValue).AssertOk();
-        Client.SetLk(file.NodeId, open.Fh, ownerB, LibC.F_WRLCK, 50, 60).AssertOk();
-        Client.SetLk(file.NodeId, open.Fh, ownerA, LibC.F_RDLCK, 55, 55).AssertError(Errno.EAGAIN);
-    }
-
-    [Fact]
-    public void Setlkw_blocked_by_a_conflict_answers_EINTR_when_interrupted()
-    {
-        var (file, open) = Client.CreateOk(Root, "contended");
-        Client.SetLk(file.NodeId, open.Fh, 1, LibC.F_WRLCK, 0, 0).AssertOk();
-        var waiting = Client.SendSetLkW(file.NodeId, open.Fh, 2, LibC.F_WRLCK, 0, 0);
-        Assert.Null(Client.TryReceiveAny(TimeSpan.FromMilliseconds(200))); // still blocked
-
-        Client.Send(FuseOpcode.Interrupt, 0, FuseTestClient.Bytes(new FuseInterruptIn { Unique = waiting }));
-        Client.Receive(waiting).AssertError(Errno.EINTR);
-        // The INTERRUPT itself is not answered once it found its request.
-        Assert.Null(Client.TryReceiveAny(TimeSpan.FromMilliseconds(100)));
-        // The lock was not taken.
-        Client.SetLk(file.NodeId, open.Fh, 1, LibC.F_UNLCK, 0, long.MaxValue).AssertOk();
-        Assert.Equal((uint)LibC.F_UNLCK, Client.GetLk(file.NodeId, open.Fh, 3, LibC.F_WRLCK, 0, 0).As<FuseLkOut>().Lk.Type);
-    }
-
-    [Fact]
-    public void Setlkw_completes_once_the_conflicting_lock_goes()
-    {
-        var (file, open) = Client.CreateOk(Root, "handover");
-        Client.SetLk(file.NodeId, open.Fh, 1, LibC.F_WRLCK, 0, 0).AssertOk();
-        var waiting = Client.SendSetLkW(file.NodeId, open.Fh, 2, LibC.F_WRLCK, 0, 0);
-        Client.SetLk(file.NodeId, open.Fh, 1, LibC.F_UNLCK, 0, long.MaxValue).AssertOk();
-        Client.Receive(waiting).AssertOk();
-        Client.SetLk(file.NodeId, open.Fh, 1, LibC.F_WRLCK, 0, 0).AssertError(Errno.EAGAIN);
-    }
-
-    [Fact]
-    public void Interrupt_for_a_request_not_waiting_is_answered_EAGAIN()
-    {
-        Client.Call(FuseOpcode.Interrupt, 0, FuseTestClient.Bytes(new FuseInterruptIn { Unique = 12345 })).AssertError(Errno.EAGAIN);
-    }
-
-    [Fact]
     public void Getxattr_and_listxattr_answer_size_probes()
     {
         var (file, open) = Client.CreateOk(Root, "x");
@@ -246,6 +190,88 @@ public sealed class FileOperationTests : IDisposable
         Client.SetXattr(file.NodeId, "user.pj", "x"u8, flags: 1 /* XATTR_CREATE */).AssertError(Errno.EEXIST);
         Client.Call(FuseOpcode.RemoveXattr, file.NodeId, FuseTestClient.Name("user.pj")).AssertOk();
         Client.GetXattr(file.NodeId, "user.pj", 0).AssertError(Errno.ENODATA);
+    }
+
+    [Fact]
+    public void Setattr_truncates_changes_mode_and_sets_times()
+    {
+        var (file, open) = Client.CreateOk(Root, "attrs");
+        Client.Write(file.NodeId, open.Fh, 0, "0123456789"u8).AssertOk();
+        var path = Path.Combine(_harness.Export, "attrs");
+
+        var truncated = Client.SetAttr(file.NodeId, new FuseSetAttrIn { Valid = FuseSetAttrValid.Size | FuseSetAttrValid.Fh, Fh = open.Fh, Size = 3 }).As<FuseAttrOut>();
+        Assert.Equal(3UL, truncated.Attr.Size);
+        Assert.Equal("012", File.ReadAllText(path));
+        Client.SetAttr(file.NodeId, new FuseSetAttrIn { Valid = FuseSetAttrValid.Size, Size = 1 }).AssertOk(); // by path, no handle
+        Assert.Equal(1L, new FileInfo(path).Length);
+
+        var chmod = Client.SetAttr(file.NodeId, new FuseSetAttrIn { Valid = FuseSetAttrValid.Mode, Mode = 0x8000 | 0b110_000_000 }).As<FuseAttrOut>();
+        Assert.Equal(0x8000u | 0b110_000_000, chmod.Attr.Mode);
+
+        var times = new FuseSetAttrIn { Valid = FuseSetAttrValid.Atime | FuseSetAttrValid.Mtime, Atime = 1_000_000_000, AtimeNsec = 5, Mtime = 1_500_000_000, MtimeNsec = 7 };
+        var touched = Client.SetAttr(file.NodeId, in times).As<FuseAttrOut>().Attr;
+        Assert.Equal((1_000_000_000UL, 5u, 1_500_000_000UL, 7u), (touched.Atime, touched.AtimeNsec, touched.Mtime, touched.MtimeNsec));
+        Assert.Equal(1_500_000_000L, new DateTimeOffset(File.GetLastWriteTimeUtc(path)).ToUnixTimeSeconds());
+        var now = Client.SetAttr(file.NodeId, new FuseSetAttrIn { Valid = FuseSetAttrValid.Mtime | FuseSetAttrValid.MtimeNow }).As<FuseAttrOut>().Attr;
+        Assert.True(now.Mtime > 1_500_000_000UL);
+        Assert.Equal(1_000_000_000UL, now.Atime); // UTIME_OMIT for what was not asked
+    }
+
+    [Fact]
+    public void Mknod_makes_a_fifo_and_getattr_through_a_handle_uses_it()
+    {
+        var fifo = Client.Call(FuseOpcode.MkNod, Root, [.. FuseTestClient.Bytes(new FuseMknodIn { Mode = 0x1000 | 0b110_100_100 }), .. FuseTestClient.Name("fifo")]).As<FuseEntryOut>();
+        Assert.Equal(0x1000u, fifo.Attr.Mode & Stat.S_IFMT);
+
+        var (file, open) = Client.CreateOk(Root, "f");
+        Client.Write(file.NodeId, open.Fh, 0, "abc"u8).AssertOk();
+        var byHandle = Client.Call(FuseOpcode.GetAttr, file.NodeId, FuseTestClient.Bytes(new FuseGetAttrIn { GetAttrFlags = FuseConstants.GetAttrFh, Fh = open.Fh })).As<FuseAttrOut>();
+        Assert.Equal(3UL, byHandle.Attr.Size);
+    }
+
+    [Fact]
+    public void Copy_file_range_lseek_and_fallocate_act_on_the_open_files()
+    {
+        var (source, sourceOpen) = Client.CreateOk(Root, "source");
+        var (target, targetOpen) = Client.CreateOk(Root, "target");
+        Client.Write(source.NodeId, sourceOpen.Fh, 0, "copy me please"u8).AssertOk();
+
+        var copy = new FuseCopyFileRangeIn { FhIn = sourceOpen.Fh, OffIn = 5, NodeIdOut = target.NodeId, FhOut = targetOpen.Fh, OffOut = 2, Len = 2 };
+        Assert.Equal(2u, Client.Call(FuseOpcode.CopyFileRange, source.NodeId, FuseTestClient.Bytes(in copy)).As<FuseWriteOut>().Size);
+        Assert.Equal("\0\0me", File.ReadAllText(Path.Combine(_harness.Export, "target")));
+
+        var end = new FuseLseekIn { Fh = sourceOpen.Fh, Offset = 0, Whence = 2 /* SEEK_END */ };
+        Assert.Equal(14L, Client.Call(FuseOpcode.Lseek, source.NodeId, FuseTestClient.Bytes(in end)).As<FuseLseekOut>().Offset);
+        var hole = new FuseLseekIn { Fh = sourceOpen.Fh, Offset = 0, Whence = 4 /* SEEK_HOLE */ };
+        Assert.Equal(14L, Client.Call(FuseOpcode.Lseek, source.NodeId, FuseTestClient.Bytes(in hole)).As<FuseLseekOut>().Offset);
+
+        var grow = new FuseFallocateIn { Fh = targetOpen.Fh, Offset = 0, Length = 8192 };
+        Client.Call(FuseOpcode.Fallocate, target.NodeId, FuseTestClient.Bytes(in grow)).AssertOk();
+        Assert.Equal(8192L, new FileInfo(Path.Combine(_harness.Export, "target")).Length);
+    }
+
+    [Fact]
+    public void Readdirplus_counts_one_lookup_per_entry_sent_and_none_for_entries_that_did_not_fit()
+    {
+        File.WriteAllText(Path.Combine(_harness.Export, "a"), "");
+        File.WriteAllText(Path.Combine(_harness.Export, "b"), "");
+        var fh = Client.OpenDirOk(Root);
+        // Room for one plus record at a time: every other entry is read, and skipped, once per call.
+        var seen = new Dictionary<string, ulong>();
+        ulong offset = 0;
+        while (FuseTestClient.ParseDirents(Client.ReadDir(Root, fh, offset, 160, plus: true).AssertOk().Payload, plus: true) is [var entry])
+        {
+            seen[entry.Name] = entry.Entry!.Value.NodeId;
+            offset = entry.NextOffset;
+        }
+        Assert.Equal([".", "..", "a", "b"], seen.Keys.Order(StringComparer.Ordinal));
+        foreach (var name in new[] { "a", "b" })
+        {
+            // One FORGET of 1 must drop it: any lookup counted for a record that was not sent would keep it.
+            Client.SendForget(seen[name], 1);
+            Client.AssertNothingAnsweredBefore("FORGET");
+            Client.GetAttr(seen[name]).AssertError(Errno.ESTALE);
+        }
     }
 
     [Fact]
