@@ -57,6 +57,14 @@ public sealed class InitNegotiationTests
     }
 
     [Fact]
+    public void Kernel_newer_than_7_45_is_answered_in_7_45()
+    {
+        using var harness = new ProtocolHarness(initialise: false);
+        var reply = harness.Client.Init(FuseTestClient.KernelInit(minor: 46)).As<FuseInitOut>();
+        Assert.Equal((7u, 45u), (reply.Major, reply.Minor));
+    }
+
+    [Fact]
     public void Kernel_older_than_7_31_is_refused()
     {
         using var harness = new ProtocolHarness(initialise: false);
