@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Picojump.Fs.Fuse;
 using Picojump.Fs.Native;
+using Picojump.Tests.Infrastructure;
 
 namespace Picojump.Tests.Protocol;
 
@@ -64,9 +65,10 @@ public sealed class FileOperationTests : IDisposable
         Client.Create(Root, "new", OpenFlags.O_RDWR | OpenFlags.O_CREAT | OpenFlags.O_EXCL).AssertError(Errno.EEXIST);
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_write_of_max_write_bytes_fits_the_request_buffer()
     {
+        Prerequisites.Require(Client.MaxMessage > MaxWrite + 4096, "socket buffers for 1 MiB messages (root, or net.core.wmem_max >= 2 MiB)");
         var (entry, open) = Client.CreateOk(Root, "big");
         var data = new byte[MaxWrite];
         new Random(7).NextBytes(data);

@@ -58,6 +58,7 @@ internal sealed class FuseHeaderFacts
     public static FuseHeaderFacts Get()
     {
         Prerequisites.RequireCommand("gcc");
+        Prerequisites.Require(File.Exists("/usr/include/linux/fuse.h"), "kernel headers: /usr/include/linux/fuse.h (linux-libc-dev)");
         return Shared.Value;
     }
 

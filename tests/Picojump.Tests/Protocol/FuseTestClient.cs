@@ -58,6 +58,9 @@ internal sealed unsafe partial class FuseTestClient : IDisposable
 
     public FuseTestClient(int fd) => _fd = fd;
 
+    /// <summary>The largest message this socket can carry.</summary>
+    public int MaxMessage => SocketNative.SendBufferSize(_fd);
+
     /// <summary>Replies read while waiting for another one and not yet claimed.</summary>
     public IReadOnlyCollection<FuseReply> Unclaimed => _early.Values;
 

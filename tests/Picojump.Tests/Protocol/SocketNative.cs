@@ -10,6 +10,7 @@ internal static unsafe partial class SocketNative
     public const int SOCK_CLOEXEC = 0x80000;
     public const int SOL_SOCKET = 1;
     public const int SO_SNDBUF = 7;
+    public const int SO_SNDBUFFORCE = 32;
     public const short POLLIN = 1;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -27,6 +28,9 @@ internal static unsafe partial class SocketNative
     public static partial int setsockopt(int fd, int level, int name, int* value, uint length);
 
     [LibraryImport("libc", SetLastError = true)]
+    public static partial int getsockopt(int fd, int level, int name, int* value, uint* length);
+
+    [LibraryImport("libc", SetLastError = true)]
     public static partial int poll(PollFd* fds, nuint count, int timeoutMs);
 
     /// <summary>A connected SOCK_SEQPACKET pair: message boundaries kept, like /dev/fuse.</summary>
@@ -36,14 +40,23 @@ internal static unsafe partial class SocketNative
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
             throw new InvalidOperationException($"socketpair failed: errno {Marshal.GetLastPInvokeError()}");
         // A datagram larger than the send buffer fails with EMSGSIZE; a full WRITE request
-        // (max_write 1 MiB plus headers) must fit. The kernel doubles the value and caps
-        // it at net.core.wmem_max * 2.
+        // (max_write 1 MiB plus headers) must fit. The kernel doubles the value; without
+        // root (SO_SNDBUFFORCE) it caps it at net.core.wmem_max.
         foreach (var fd in new[] { fds[0], fds[1] })
         {
             var size = 2 << 20;
-            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(int));
+            if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(int)) != 0)
+                setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(int));
         }
         return (fds[0], fds[1]);
+    }
+
+    /// <summary>The send buffer in bytes: no datagram can be larger.</summary>
+    public static int SendBufferSize(int fd)
+    {
+        int size;
+        uint length = sizeof(int);
+        return getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &length) == 0 ? size : 0;
     }
 
     /// <summary>Waits until <paramref name="fd"/> is readable; false on timeout.</summary>
