@@ -11,6 +11,7 @@ internal static unsafe partial class SocketNative
     public const int SOL_SOCKET = 1;
     public const int SO_SNDBUF = 7;
     public const int SO_SNDBUFFORCE = 32;
+    public const int SO_SNDTIMEO = 21;
     public const short POLLIN = 1;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -48,6 +49,10 @@ internal static unsafe partial class SocketNative
             if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(int)) != 0)
                 setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(int));
         }
+        // The test's side never blocks for long: a send the server does not take in time
+        // (it stopped reading) fails with EAGAIN, and the test with it, instead of hanging.
+        var timeout = stackalloc long[2] { 10, 0 }; // struct timeval: 10 s
+        setsockopt(fds[1], SOL_SOCKET, SO_SNDTIMEO, (int*)timeout, 16);
         return (fds[0], fds[1]);
     }
 
