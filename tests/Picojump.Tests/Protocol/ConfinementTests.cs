@@ -41,13 +41,19 @@ public sealed class ConfinementTests : IDisposable
 
     public void Dispose()
     {
-        Assert.Equal(Secret, File.ReadAllText(SecretPath));
-        Assert.Equal(SecretMode, ModeOf(SecretPath));
-        Assert.Equal(["secret"], Directory.EnumerateFileSystemEntries(_harness.Outside).Select(Path.GetFileName));
-        Assert.Empty(XattrNames(_harness.Outside));
-        Assert.Empty(XattrNames(SecretPath));
-        _harness.AssertNoExceptionsLogged();
-        _harness.Dispose();
+        try
+        {
+            Assert.Equal(Secret, File.ReadAllText(SecretPath));
+            Assert.Equal(SecretMode, ModeOf(SecretPath));
+            Assert.Equal(["secret"], Directory.EnumerateFileSystemEntries(_harness.Outside).Select(Path.GetFileName));
+            Assert.Empty(XattrNames(_harness.Outside));
+            Assert.Empty(XattrNames(SecretPath));
+            _harness.AssertNoExceptionsLogged();
+        }
+        finally
+        {
+            _harness.Dispose();
+        }
     }
 
     [Theory]

@@ -97,12 +97,18 @@ public sealed class ConnectionTests
     {
         var harness = new ProtocolHarness();
         var root = harness.Root;
-        var client = harness.Client;
-        var (file, open) = client.CreateOk(Root, "open-file");
-        client.MkDir(Root, "looked-up").AssertOk();
-        client.OpenDirOk(Root);
-        client.SetLk(file.NodeId, open.Fh, 1, LibC.F_WRLCK, 0, 0).AssertOk(); // a lock descriptor too
-        harness.Dispose();
+        try
+        {
+            var client = harness.Client;
+            var (file, open) = client.CreateOk(Root, "open-file");
+            client.MkDir(Root, "looked-up").AssertOk();
+            client.OpenDirOk(Root);
+            client.SetLk(file.NodeId, open.Fh, 1, LibC.F_WRLCK, 0, 0).AssertOk(); // a lock descriptor too
+        }
+        finally
+        {
+            harness.Dispose();
+        }
 
         var leaked = Directory.EnumerateFileSystemEntries("/proc/self/fd")
             .Select(fd => (Fd: fd, Target: new FileInfo(fd).LinkTarget))
@@ -114,7 +120,7 @@ public sealed class ConnectionTests
     [Fact]
     public void A_lock_wait_still_blocked_at_shutdown_is_over_when_Dispose_returns()
     {
-        var harness = new ProtocolHarness();
+        using var harness = new ProtocolHarness(); // stopping and disposing twice is harmless
         var client = harness.Client;
         var (file, open) = client.CreateOk(Root, "contended");
         client.SetLk(file.NodeId, open.Fh, 1, LibC.F_WRLCK, 0, 0).AssertOk();
@@ -128,7 +134,6 @@ public sealed class ConnectionTests
         var logged = harness.Log.Entries.Count;
         Thread.Sleep(200);
         Assert.Equal(logged, harness.Log.Entries.Count);
-        harness.Dispose();
     }
 
     /// <summary>WRITE of 8 bytes (the index) at index * 8, remembered in <paramref name="expected"/>.</summary>

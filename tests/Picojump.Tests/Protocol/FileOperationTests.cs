@@ -17,9 +17,15 @@ public sealed class FileOperationTests : IDisposable
 
     public void Dispose()
     {
-        _harness.AssertNoExceptionsLogged();
-        Assert.Empty(Client.Unclaimed);
-        _harness.Dispose();
+        try
+        {
+            _harness.AssertNoExceptionsLogged();
+            Assert.Empty(Client.Unclaimed);
+        }
+        finally
+        {
+            _harness.Dispose();
+        }
     }
 
     [Fact]

@@ -13,9 +13,15 @@ public sealed class LockTests : IDisposable
 
     public void Dispose()
     {
-        _harness.AssertNoExceptionsLogged();
-        Assert.Empty(Client.Unclaimed);
-        _harness.Dispose();
+        try
+        {
+            _harness.AssertNoExceptionsLogged();
+            Assert.Empty(Client.Unclaimed);
+        }
+        finally
+        {
+            _harness.Dispose();
+        }
     }
 
     [Fact]

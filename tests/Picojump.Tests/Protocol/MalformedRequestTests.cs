@@ -20,9 +20,15 @@ public sealed class MalformedRequestTests : IDisposable
     public void Dispose()
     {
         // Whatever came before, the server still answers, and met no exception.
-        Assert.Equal(Stat.S_IFDIR, FileType.Of(Client.GetAttr(Root).As<FuseAttrOut>().Attr));
-        _harness.AssertNoExceptionsLogged();
-        _harness.Dispose();
+        try
+        {
+            Assert.Equal(Stat.S_IFDIR, FileType.Of(Client.GetAttr(Root).As<FuseAttrOut>().Attr));
+            _harness.AssertNoExceptionsLogged();
+        }
+        finally
+        {
+            _harness.Dispose();
+        }
     }
 
     [Fact]
