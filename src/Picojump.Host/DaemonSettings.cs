@@ -59,8 +59,9 @@ public sealed record DaemonSettings
             "export" when value.ValueKind == JsonValueKind.String => this with { Export = value.GetString() },
             "mountpoint" when value.ValueKind == JsonValueKind.String => this with { Mountpoint = value.GetString() },
             "passthrough" when value.ValueKind is JsonValueKind.True or JsonValueKind.False => this with { Passthrough = value.GetBoolean() },
-            "readerThreads" when value.TryGetInt32(out var n) && n is >= 0 and <= 64 => this with { ReaderThreads = n },
-            "cacheSeconds" when value.TryGetDouble(out var s) && s is >= 0 and <= 3600 => this with { CacheSeconds = s },
+            // TryGet* throw on anything but a number, so the kind is checked first.
+            "readerThreads" when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var n) && n is >= 0 and <= 64 => this with { ReaderThreads = n },
+            "cacheSeconds" when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var s) && s is >= 0 and <= 3600 => this with { CacheSeconds = s },
             "export" or "mountpoint" => throw new SettingsException($"{Where()} must be a path string"),
             "passthrough" => throw new SettingsException($"{Where()} must be true or false"),
             "readerThreads" => throw new SettingsException($"{Where()} must be an integer from 0 to 64"),

@@ -10,8 +10,8 @@ namespace Picojump.Fs.Fuse;
 /// </summary>
 public sealed unsafe class FuseConnection
 {
-    private const uint BackingOpenIoctl = 0x4010e501; // _IOW(229, 1, struct fuse_backing_map)
-    private const uint BackingCloseIoctl = 0x4004e502; // _IOW(229, 2, uint32_t)
+    internal const uint BackingOpenIoctl = 0x4010e501; // _IOW(229, 1, struct fuse_backing_map)
+    internal const uint BackingCloseIoctl = 0x4004e502; // _IOW(229, 2, uint32_t)
 
     internal FuseConnection(int deviceFd, uint protocolMinor, FuseInitFlags flags, uint maxWrite, uint maxRead)
     {

@@ -3,8 +3,8 @@ using System.Text;
 namespace Picojump.Fs.Fuse;
 
 /// <summary>
-/// A name from a request, pointing into the request buffer. The byte after <see cref="Bytes"/>
-/// is always NUL, so the name can go to a syscall without a copy.
+/// A name from a request, pointing into the request buffer. It is never empty and the byte
+/// after <see cref="Bytes"/> is always NUL, so the name can go to a syscall without a copy.
 /// </summary>
 public readonly ref struct FuseName
 {

@@ -305,11 +305,13 @@ public sealed unsafe partial class FuseServer
     private static ReadOnlySpan<byte> AsBytes<T>(in T value) where T : unmanaged
         => MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value));
 
-    /// <summary>Takes a NUL-terminated name off the front of <paramref name="p"/>.</summary>
+    /// <summary>Takes a NUL-terminated, non-empty name off the front of <paramref name="p"/>.</summary>
     private static bool TryName(ReadOnlySpan<byte> p, out FuseName name, out ReadOnlySpan<byte> rest)
     {
         var end = p.IndexOf((byte)0);
-        if (end < 0)
+        // An empty name is malformed: the kernel never sends one, and an empty span pins to
+        // a null pointer, so it would reach a syscall as NULL (EFAULT) instead of "".
+        if (end <= 0)
         {
             name = default;
             rest = default;

@@ -14,6 +14,7 @@ public sealed unsafe partial class FuseServer : IDisposable
 {
     private const uint OldestMinor = 31; // 5.10's protocol: MAX_PAGES, CACHE_SYMLINKS, fuse_init_out as today
     private const uint NewestMinor = 45;
+    private static readonly TimeSpan LockWaitGrace = TimeSpan.FromSeconds(2);
 
     private readonly FuseMount _mount;
     private readonly IFuseFileSystem _fs;
@@ -71,8 +72,21 @@ public sealed unsafe partial class FuseServer : IDisposable
 
     public void Dispose()
     {
+        // Lock waits run on threads of their own and answer when cancelled: let them finish
+        // here, before the owner closes the device they would otherwise still write to.
         foreach (var cts in _interruptible.Values)
-            cts.Cancel();
+        {
+            try
+            {
+                cts.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // That wait ended meanwhile.
+            }
+        }
+        if (!SpinWait.SpinUntil(() => _interruptible.IsEmpty, LockWaitGrace))
+            _logger.LogWarning("{Count} lock waits did not end on cancellation", _interruptible.Count);
         if (_completion.Task.IsCompleted)
             _buffers.Dispose();
     }

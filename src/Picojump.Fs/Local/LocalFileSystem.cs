@@ -60,7 +60,12 @@ public sealed unsafe partial class LocalFileSystem : IFuseFileSystem, IDisposabl
 
     public void Dispose()
     {
-        _inodes.Root.Close();
+        // The connection is gone: no RELEASE or FORGET will come for what the kernel held.
+        foreach (var file in _files.RemoveAll())
+            LibC.close(file.Fd);
+        foreach (var dir in _directories.RemoveAll())
+            LibC.close(dir.Fd);
+        _inodes.CloseAll();
     }
 
     private bool UsePassthrough => _connection is { Passthrough: true } && !_passthroughFailed;

@@ -49,4 +49,16 @@ internal sealed class HandleTable<T> where T : class
     public T? Find(ulong fh) => _open.GetValueOrDefault(fh);
 
     public T? Remove(ulong fh) => _open.TryRemove(fh, out var handle) ? handle : null;
+
+    /// <summary>Takes every handle out of the table (on dispose).</summary>
+    public List<T> RemoveAll()
+    {
+        var all = new List<T>();
+        foreach (var fh in _open.Keys)
+        {
+            if (_open.TryRemove(fh, out var handle))
+                all.Add(handle);
+        }
+        return all;
+    }
 }

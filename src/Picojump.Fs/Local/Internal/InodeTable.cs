@@ -48,6 +48,20 @@ internal sealed class InodeTable
         }
     }
 
+    /// <summary>Closes every node, the root included (on dispose); the table is empty afterwards.</summary>
+    public void CloseAll()
+    {
+        List<Inode> all;
+        lock (_gate)
+        {
+            all = [.. _byId.Values];
+            _byId.Clear();
+            _byKey.Clear();
+        }
+        foreach (var inode in all)
+            inode.Close();
+    }
+
     public void Forget(ulong nodeId, ulong count)
     {
         Inode? gone = null;
