@@ -65,6 +65,8 @@ public static class FuseConstants
     public const uint ReleaseFlockUnlock = 2;
     public const uint LkFlock = 1;
     public const uint FsyncFdatasync = 1;
+    public const uint WriteKillSuidGid = 4;
+    public const uint OpenKillSuidGid = 1;
     public const uint RenameNoReplace = 1;
     public const uint RenameExchange = 2;
     public const uint RenameWhiteout = 4;

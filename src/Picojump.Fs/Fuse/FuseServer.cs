@@ -181,7 +181,7 @@ public sealed unsafe partial class FuseServer : IDisposable
             | FuseInitFlags.AtomicOTrunc | FuseInitFlags.BigWrites | FuseInitFlags.AutoInvalData
             | FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto | FuseInitFlags.AsyncDio
             | FuseInitFlags.ParallelDirops | FuseInitFlags.MaxPages | FuseInitFlags.CacheSymlinks
-            | FuseInitFlags.InitExt;
+            | FuseInitFlags.HandleKillprivV2 | FuseInitFlags.InitExt;
         if (_options.Passthrough)
             wanted |= FuseInitFlags.Passthrough;
         var agreed = offered & wanted;

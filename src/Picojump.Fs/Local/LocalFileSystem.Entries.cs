@@ -94,10 +94,21 @@ public sealed unsafe partial class LocalFileSystem
             if (LibC.utimensat(inode.Fd, &empty, times, LibC.AT_EMPTY_PATH | LibC.AT_SYMLINK_NOFOLLOW) != 0)
                 return LibC.LastErrno;
         }
+        if ((input.Valid & FuseSetAttrValid.KillSuidGid) != 0)
+            KillSuidGidAt(inode.Fd);
         var error = StatFd(inode.Fd, out var st);
         if (error == Errno.OK)
             FillAttr(in st, out attr);
         return error;
+    }
+
+    private static void KillSuidGidAt(int pathFd)
+    {
+        var fd = ProcFd.Reopen(pathFd, OpenFlags.O_RDONLY);
+        if (fd < 0)
+            return;
+        KillSuidGid(fd);
+        LibC.close(fd);
     }
 
     private static TimeSpec TimeOf(FuseSetAttrValid valid, FuseSetAttrValid set, FuseSetAttrValid now, ulong seconds, uint nanoseconds)

@@ -19,7 +19,11 @@ public sealed unsafe partial class LocalFileSystem
         if (inode == null)
             return Errno.ESTALE;
         var fd = ProcFd.Reopen(inode.Fd, input.Flags & ~OpenFlagsDropped);
-        return fd < 0 ? LibC.LastErrno : AddFileHandle(inode, fd, out output);
+        if (fd < 0)
+            return LibC.LastErrno;
+        if ((input.OpenFlags & FuseConstants.OpenKillSuidGid) != 0)
+            KillSuidGid(fd);
+        return AddFileHandle(inode, fd, out output);
     }
 
     public Errno Create(in FuseInHeader header, in FuseCreateIn input, FuseName name, out FuseEntryOut entry, out FuseOpenOut output)
@@ -41,6 +45,8 @@ public sealed unsafe partial class LocalFileSystem
                 return LibC.LastErrno;
             error = ChownToCaller(in header, parent, n);
         }
+        if ((input.OpenFlags & FuseConstants.OpenKillSuidGid) != 0)
+            KillSuidGid(fd);
         // The node comes from the descriptor we just opened, not from the name again.
         var pathFd = error == Errno.OK ? ProcFd.Reopen(fd, OpenFlags.O_PATH) : -1;
         if (pathFd < 0 || StatFd(pathFd, out var st) is var statError && statError != Errno.OK)
@@ -60,7 +66,7 @@ public sealed unsafe partial class LocalFileSystem
     {
         output = default;
         var passthrough = false;
-        if (inode.IsRegular && UsePassthrough)
+        if (inode.IsRegular && UsePassthrough && !HasSetIdBits(fd))
         {
             var error = inode.AcquireBacking(_connection!, fd, out var backingId);
             if (error == Errno.OK)
@@ -110,7 +116,47 @@ public sealed unsafe partial class LocalFileSystem
                 return LibC.LastErrno;
             written = (uint)n;
         }
+        if ((input.WriteFlags & FuseConstants.WriteKillSuidGid) != 0 && KillSuidGid(handle.Fd))
+            ForgetCachedAttributes(handle.Inode.NodeId);
         return Errno.OK;
+    }
+
+    /// <summary>
+    /// Set-ID files are served without passthrough: the kernel writes a backing file with our
+    /// (root) credentials and would keep the bits that a write by anyone else must drop.
+    /// </summary>
+    private static bool HasSetIdBits(int fd)
+    {
+        Stat st;
+        return LibC.fstat(fd, &st) == 0 && (st.Mode & 0xC00) != 0;
+    }
+
+    /// <summary>
+    /// With FUSE_HANDLE_KILLPRIV_V2 the kernel leaves it to us to drop set-user-ID (and
+    /// set-group-ID on group-executable files) when an unprivileged caller writes or
+    /// truncates: we write as root, which would keep them.
+    /// </summary>
+    /// Returns whether a bit was dropped.
+    private static bool KillSuidGid(int fd)
+    {
+        Stat st;
+        if (LibC.fstat(fd, &st) != 0)
+            return false;
+        var kill = 0x800u; // S_ISUID
+        if ((st.Mode & 0x8) != 0) // S_IXGRP: S_ISGID without it marks mandatory locking, not privilege
+            kill |= 0x400; // S_ISGID
+        return (st.Mode & kill) != 0 && LibC.fchmod(fd, st.Mode & 0xFFF & ~kill) == 0;
+    }
+
+    /// <summary>
+    /// The kernel caches attributes the write reply does not carry; after we change the
+    /// mode behind its back, tell it, from a worker (never from inside a request).
+    /// </summary>
+    private void ForgetCachedAttributes(ulong nodeId)
+    {
+        var connection = _connection;
+        if (connection != null)
+            ThreadPool.QueueUserWorkItem(_ => connection.NotifyInvalInode(nodeId, -1, 0));
     }
 
     public Errno Flush(in FuseInHeader header, in FuseFlushIn input)

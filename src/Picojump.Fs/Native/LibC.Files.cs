@@ -51,6 +51,9 @@ public static unsafe partial class LibC
     public static partial int fchmodat(int dirfd, byte* path, uint mode, int flags);
 
     [LibraryImport(Lib, SetLastError = true)]
+    public static partial int fchmod(int fd, uint mode);
+
+    [LibraryImport(Lib, SetLastError = true)]
     public static partial int fchownat(int dirfd, byte* path, uint owner, uint group, int flags);
 
     [LibraryImport(Lib, SetLastError = true)]

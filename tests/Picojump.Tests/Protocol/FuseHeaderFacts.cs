@@ -34,6 +34,8 @@ internal sealed class FuseHeaderFacts
         [nameof(FuseConstants.ReleaseFlockUnlock)] = "FUSE_RELEASE_FLOCK_UNLOCK",
         [nameof(FuseConstants.LkFlock)] = "FUSE_LK_FLOCK",
         [nameof(FuseConstants.FsyncFdatasync)] = "FUSE_FSYNC_FDATASYNC",
+        [nameof(FuseConstants.WriteKillSuidGid)] = "FUSE_WRITE_KILL_SUIDGID",
+        [nameof(FuseConstants.OpenKillSuidGid)] = "FUSE_OPEN_KILL_SUIDGID",
         [nameof(FuseConstants.RenameNoReplace)] = "RENAME_NOREPLACE",
         [nameof(FuseConstants.RenameExchange)] = "RENAME_EXCHANGE",
         [nameof(FuseConstants.RenameWhiteout)] = "RENAME_WHITEOUT",
