@@ -10,7 +10,10 @@ namespace Picojump.Fs.Local;
 public sealed unsafe partial class LocalFileSystem
 {
     // The kernel handles these itself; O_DIRECT on our descriptor would only demand alignment.
-    private const int OpenFlagsDropped = OpenFlags.O_CREAT | OpenFlags.O_EXCL | OpenFlags.O_NOCTTY | OpenFlags.O_DIRECT;
+    // O_NOFOLLOW was applied by the kernel's own lookup; on our reopen through the
+    // /proc/self/fd link (a symlink) it would fail every open with ELOOP.
+    private const int OpenFlagsDropped = OpenFlags.O_CREAT | OpenFlags.O_EXCL | OpenFlags.O_NOCTTY | OpenFlags.O_DIRECT
+        | OpenFlags.O_NOFOLLOW;
 
     public Errno Open(in FuseInHeader header, in FuseOpenIn input, out FuseOpenOut output)
     {
