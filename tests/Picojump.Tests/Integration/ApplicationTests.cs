@@ -1,0 +1,75 @@
+using Picojump.Tests.Infrastructure;
+
+namespace Picojump.Tests.Integration;
+
+/// <summary>Real applications whose file habits are demanding: git (renames, fsync, mmap'd packs) and sqlite (locks, shm).</summary>
+public abstract class ApplicationTests(MountFixture fixture) : MountTestBase(fixture)
+{
+    [SkippableFact]
+    public void GitInitAddCommitLogStatusAndGc()
+    {
+        var dir = Prepare(["bash", "git"]);
+        var repo = ExternalProgram.Quote(Path.Combine(dir.Mounted, "repo"));
+        var result = ExternalProgram.Bash($$"""
+            export GIT_CONFIG_NOSYSTEM=1 HOME={{ExternalProgram.Quote(dir.Local)}}
+            git config --global user.name Picojump
+            git config --global user.email picojump@example.invalid
+            git config --global init.defaultBranch main
+            git init -q {{repo}}
+            cd {{repo}}
+            mkdir -p src/deep/er
+            for i in $(seq 1 50); do seq 1 $((i * 100)) > src/file-$i.txt; done
+            printf 'int main(void) { return 0; }\n' > src/deep/er/main.c
+            ln -s src/deep/er/main.c main-link.c
+            git add -A
+            git commit -q -m 'first commit'
+            git rm -q src/file-50.txt
+            git mv src/file-49.txt src/renamed.txt
+            sed -i 's/^5$/five/' src/file-*.txt
+            git commit -q -am 'second commit'
+            git log --oneline | wc -l | grep -qx 2
+            git log -1 --format=%s | grep -qx 'second commit'
+            test -z "$(git status --porcelain)"
+            git gc -q --aggressive
+            git fsck --full --strict
+            test -z "$(git status --porcelain)"
+            git show HEAD~1:src/file-50.txt | wc -l | grep -qx 5000
+            git diff --stat HEAD~1 HEAD | tail -1
+            git clone -q . ../clone
+            diff -r -x .git . ../clone
+            """);
+        result.AssertSuccess();
+        Assert.Contains("changed", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [SkippableTheory]
+    [InlineData("delete")]
+    [InlineData("wal")]
+    public void SqliteWithTwoConcurrentWritersLosesNoRow(string journalMode)
+    {
+        var dir = Prepare(["bash", "sqlite3", "seq"]);
+        var db = ExternalProgram.Quote(Path.Combine(dir.Mounted, "test.db"));
+        var result = ExternalProgram.Bash($$"""
+            sqlite3 {{db}} "PRAGMA journal_mode={{journalMode}}; CREATE TABLE t(writer TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (writer, n));"
+            # 500 transactions each, both at once: every one of them contends for the lock.
+            writer() {
+                { echo ".timeout 10000"; for i in $(seq 1 500); do echo "BEGIN IMMEDIATE; INSERT INTO t VALUES ('$1', $i); COMMIT;"; done; } \
+                    | sqlite3 -bail {{db}}
+            }
+            writer a & a=$!
+            writer b & b=$!
+            wait $a
+            wait $b
+            sqlite3 {{db}} "PRAGMA journal_mode; SELECT count(*) FROM t; SELECT count(DISTINCT writer) FROM t; PRAGMA integrity_check;"
+            """, timeout: TimeSpan.FromSeconds(90));
+        result.AssertSuccess();
+        // The CREATE prints the mode it set, the check prints it again.
+        Assert.Equal([journalMode, journalMode, "1000", "2", "ok"], result.StdoutLines);
+    }
+}
+
+[Collection(PassthroughMount.Collection)]
+public sealed class ApplicationTestsWithPassthrough(PassthroughMount fixture) : ApplicationTests(fixture);
+
+[Collection(DaemonPathMount.Collection)]
+public sealed class ApplicationTestsWithoutPassthrough(DaemonPathMount fixture) : ApplicationTests(fixture);
