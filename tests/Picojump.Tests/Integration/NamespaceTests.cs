@@ -1,0 +1,137 @@
+using Picojump.Tests.Infrastructure;
+
+namespace Picojump.Tests.Integration;
+
+/// <summary>Names: a large directory, hard links, symlinks, renameat2 flags, and a symlink that points out of the export.</summary>
+public abstract class NamespaceTests(MountFixture fixture) : MountTestBase(fixture)
+{
+    [SkippableFact]
+    public void DirectoryWithTenThousandEntries()
+    {
+        var dir = Prepare(["bash", "python3", "ls", "find"]);
+        var big = ExternalProgram.Quote(Path.Combine(dir.Mounted, "big"));
+        ExternalProgram.Bash($$"""
+            mkdir {{big}}
+            python3 -c '
+            import os, sys
+            for i in range(10000):
+                os.close(os.open(os.path.join(sys.argv[1], f"entry-{i:05d}"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            ' {{big}}
+            test "$(ls {{big}} | wc -l)" = 10000
+            test "$(ls -l {{big}} | grep -c '^-rw-r--r-- ')" = 10000
+            test "$(find {{big}} -type f | wc -l)" = 10000
+            test "$(ls {{ExternalProgram.Quote(Path.Combine(dir.Exported, "big"))}} | wc -l)" = 10000
+            # Every name exactly once, none lost or repeated across READDIR batches.
+            diff <(ls {{big}}) <(for i in $(seq 0 9999); do printf 'entry-%05d\n' $i; done)
+            find {{big}} -mindepth 1 -delete
+            test -z "$(ls -A {{big}})"
+            rmdir {{big}}
+            """, timeout: TimeSpan.FromSeconds(120)).AssertSuccess();
+    }
+
+    [SkippableFact]
+    public void HardLinksShareOneInodeAndCountTheirNames()
+    {
+        var dir = Prepare(["bash", "stat", "ln"]);
+        ExternalProgram.Bash($$"""
+            cd {{ExternalProgram.Quote(dir.Mounted)}}
+            echo one > a
+            ln a b
+            mkdir sub && ln b sub/c
+            test "$(stat -c %h a)" = 3 && test "$(stat -c %h sub/c)" = 3
+            test "$(stat -c %i a)" = "$(stat -c %i b)" && test "$(stat -c %i a)" = "$(stat -c %i sub/c)"
+            echo two >> sub/c
+            test "$(cat a)" = "$(printf 'one\ntwo')"
+            rm a
+            test "$(stat -c %h b)" = 2
+            test "$(stat -c %h {{ExternalProgram.Quote(Path.Combine(dir.Exported, "b"))}})" = 2
+            rm b
+            test "$(stat -c %h sub/c)" = 1 && test "$(cat sub/c)" = "$(printf 'one\ntwo')"
+            """).AssertSuccess();
+    }
+
+    [SkippableFact]
+    public void SymlinksRelativeAbsoluteAndDangling()
+    {
+        var dir = Prepare(["bash", "stat", "readlink", "ln"]);
+        ExternalProgram.Bash($$"""
+            cd {{ExternalProgram.Quote(dir.Mounted)}}
+            mkdir -p d/e && echo target > d/e/file
+            ln -s e/file d/relative
+            ln -s "$PWD/d/e/file" absolute
+            ln -s nowhere dangling
+            ln -s d/e dirlink
+            test "$(readlink d/relative)" = e/file && test "$(cat d/relative)" = target
+            test "$(readlink absolute)" = "$PWD/d/e/file" && test "$(cat absolute)" = target
+            test "$(stat -c %F dangling)" = 'symbolic link' && ! test -e dangling
+            test "$(cat dirlink/file)" = target && test "$(stat -c %F dirlink)" = 'symbolic link'
+            test "$(readlink {{ExternalProgram.Quote(Path.Combine(dir.Exported, "d", "relative"))}})" = e/file
+            long=$(printf 'x%.0s' $(seq 1 1000))
+            ln -s "$long" longlink && test "$(readlink longlink)" = "$long"
+            """).AssertSuccess();
+    }
+
+    [SkippableFact]
+    public void SymlinkPointingOutOfTheExportStaysASymlink()
+    {
+        // The daemon never resolves it: the client sees a link to /etc and follows it in its
+        // own namespace (beyond the mount), which is normal. Confinement of the daemon's own
+        // lookups is tested at the protocol level.
+        var dir = Prepare(["bash", "stat", "readlink"]);
+        File.CreateSymbolicLink(Path.Combine(dir.Exported, "esc"), "/etc");
+        File.CreateSymbolicLink(Path.Combine(dir.Exported, "up"), "../../..");
+        ExternalProgram.Bash($$"""
+            cd {{ExternalProgram.Quote(dir.Mounted)}}
+            test "$(stat -c %F esc)" = 'symbolic link' && test "$(readlink esc)" = /etc
+            test "$(stat -c %F up)" = 'symbolic link' && test "$(readlink up)" = ../../..
+            ls -la | grep -q ' esc -> /etc$'
+            """).AssertSuccess();
+    }
+
+    [SkippableFact]
+    public void Renameat2NoReplaceAndExchange()
+    {
+        var dir = Prepare(["python3"]);
+        ExternalProgram.Python("""
+            import ctypes, errno, os, sys
+            libc = ctypes.CDLL(None, use_errno=True)
+            AT_FDCWD, RENAME_NOREPLACE, RENAME_EXCHANGE = -100, 1, 2
+            def renameat2(old, new, flags):
+                if libc.renameat2(AT_FDCWD, old.encode(), AT_FDCWD, new.encode(), flags) != 0:
+                    e = ctypes.get_errno()
+                    raise OSError(e, os.strerror(e))
+            d = sys.argv[1]
+            p = lambda name: os.path.join(d, name)
+            def write(name, data):
+                with open(p(name), "w") as f:
+                    f.write(data)
+            read = lambda name: open(p(name)).read()
+            write("a", "A"); write("b", "B")
+            try:
+                renameat2(p("a"), p("b"), RENAME_NOREPLACE)
+                raise AssertionError("RENAME_NOREPLACE replaced b")
+            except OSError as e:
+                assert e.errno == errno.EEXIST, e
+            assert read("a") == "A" and read("b") == "B"
+            renameat2(p("a"), p("c"), RENAME_NOREPLACE)
+            assert not os.path.exists(p("a")) and read("c") == "A"
+            renameat2(p("b"), p("c"), RENAME_EXCHANGE)
+            assert read("b") == "A" and read("c") == "B"
+            assert open(os.path.join(sys.argv[2], "b")).read() == "A"
+            os.mkdir(p("dir")); write("dir/inside", "I")
+            renameat2(p("dir"), p("b"), RENAME_EXCHANGE)  # a directory and a file swap names
+            assert os.path.isdir(p("b")) and read("b/inside") == "I" and read("dir") == "A"
+            try:
+                renameat2(p("nope"), p("c"), RENAME_EXCHANGE)
+                raise AssertionError("RENAME_EXCHANGE with a missing source succeeded")
+            except OSError as e:
+                assert e.errno == errno.ENOENT, e
+            """, [dir.Mounted, dir.Exported]).AssertSuccess();
+    }
+}
+
+[Collection(PassthroughMount.Collection)]
+public sealed class NamespaceTestsWithPassthrough(PassthroughMount fixture) : NamespaceTests(fixture);
+
+[Collection(DaemonPathMount.Collection)]
+public sealed class NamespaceTestsWithoutPassthrough(DaemonPathMount fixture) : NamespaceTests(fixture);
