@@ -130,9 +130,12 @@ public sealed unsafe partial class LocalFileSystem
     {
         if (_files.Remove(input.Fh) is not { } handle)
             return Errno.EBADF;
+        // A flock(2) lives as long as its open file, and with passthrough the kernel may keep
+        // ours alive past this close as the node's shared backing file: unlock explicitly.
+        if ((input.ReleaseFlags & FuseConstants.ReleaseFlockUnlock) != 0)
+            LibC.flock(handle.Fd, LibC.LOCK_UN);
         if (handle.Passthrough)
             handle.Inode.ReleaseBacking(_connection!);
-        // Closing our descriptor also drops any flock(2) taken through it.
         LibC.close(handle.Fd);
         return Errno.OK;
     }
