@@ -60,9 +60,10 @@ public abstract class MountTestBase(MountFixture fixture) : IDisposable
         }
     }
 
-    private static void DeleteTree(string path)
+    /// <summary>rm, not Directory.Delete: names need not be UTF-8, and it never crosses into a mount.</summary>
+    internal static void DeleteTree(string path)
     {
         if (Directory.Exists(path))
-            Directory.Delete(path, recursive: true);
+            ExternalProgram.Run("rm", ["-rf", "--one-file-system", path], timeout: TimeSpan.FromSeconds(120)).AssertSuccess();
     }
 }

@@ -165,6 +165,6 @@ public sealed class MountedDaemon : IDisposable
         for (var i = 0; i < 10 && MountTable.IsMountPoint(Mountpoint); i++)
             ExternalProgram.Run("umount", ["-l", Mountpoint], timeout: TimeSpan.FromSeconds(10));
         if (!MountTable.IsMountPoint(Mountpoint))
-            Directory.Delete(Root, recursive: true);
+            MountTestBase.DeleteTree(Root);
     }
 }

@@ -43,6 +43,20 @@ public abstract class ApplicationTests(MountFixture fixture) : MountTestBase(fix
     }
 
     [SkippableTheory]
+    [InlineData("psync", "--rw=randwrite --bsrange=1k-256k --numjobs=2")]
+    [InlineData("mmap", "--rw=randwrite --bs=4k")]
+    [InlineData("libaio", "--rw=randwrite --bs=4k --direct=1 --iodepth=8")]
+    public void FioRandomWritesVerify(string engine, string options)
+    {
+        var dir = Prepare(["fio"]);
+        var result = ExternalProgram.Run("fio", [
+            "--name=verify", $"--directory={dir.Mounted}", "--size=16M", $"--ioengine={engine}",
+            "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--group_reporting", .. options.Split(' ')]);
+        result.AssertSuccess();
+        Assert.DoesNotContain("verify:", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [SkippableTheory]
     [InlineData("delete")]
     [InlineData("wal")]
     public void SqliteWithTwoConcurrentWritersLosesNoRow(string journalMode)

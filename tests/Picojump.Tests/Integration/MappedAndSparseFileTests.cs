@@ -101,6 +101,25 @@ public abstract class MappedAndSparseFileTests(MountFixture fixture) : MountTest
     }
 
     [SkippableFact]
+    public void WritesFarBeyondFourGibibytes()
+    {
+        RunPython("""
+            import os, sys
+            path = os.path.join(sys.argv[1], "far")
+            far = (5 << 30) + 12345  # past 32-bit offsets and not block aligned
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            os.pwrite(fd, b"far away", far)
+            assert os.fstat(fd).st_size == far + 8
+            assert os.pread(fd, 8, far) == b"far away" and os.pread(fd, 8, far - 8) == bytes(8)
+            os.close(fd)
+            assert os.stat(path).st_size == far + 8
+            with open(os.path.join(sys.argv[2], "far"), "rb") as f:
+                f.seek(far)
+                assert f.read() == b"far away"
+            """);
+    }
+
+    [SkippableFact]
     public void FallocateReservesAndPunchesHoles()
     {
         var dir = Prepare(["bash", "fallocate", "stat"]);

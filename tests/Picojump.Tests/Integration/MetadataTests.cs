@@ -75,6 +75,29 @@ public abstract class MetadataTests(MountFixture fixture) : MountTestBase(fixtur
     }
 
     [SkippableFact]
+    public void OtherUsersOwnWhatTheyCreateAndModesApplyToThem()
+    {
+        var dir = Prepare(["bash", "setpriv", "stat"]);
+        ExternalProgram.Bash($$"""
+            cd {{ExternalProgram.Quote(dir.Mounted)}}
+            chmod 777 .
+            as_user() { setpriv --reuid=1234 --regid=1234 --clear-groups "$@"; }
+            as_user bash -c 'echo mine > file && mkdir dir && ln -s file link && mkfifo fifo'
+            for name in file dir link fifo; do
+                test "$(stat -c %u:%g $name)" = 1234:1234
+                test "$(stat -c %u:%g {{ExternalProgram.Quote(dir.Exported)}}/$name)" = 1234:1234
+            done
+            echo secret > private && chmod 600 private
+            if as_user cat private 2>/dev/null; then echo "mode 600 did not keep another user out" >&2; exit 1; fi
+            if as_user bash -c 'echo x >> private' 2>/dev/null; then echo "another user appended to a 600 file" >&2; exit 1; fi
+            if as_user chmod 666 private 2>/dev/null; then echo "another user changed the mode" >&2; exit 1; fi
+            mkdir locked && chmod 700 locked && touch locked/inside
+            if as_user ls locked >/dev/null 2>&1; then echo "another user listed a 700 directory" >&2; exit 1; fi
+            as_user chmod 600 file && test "$(stat -c %a file)" = 600
+            """).AssertSuccess();
+    }
+
+    [SkippableFact]
     public void DfReportsTheExportsFileSystem()
     {
         var dir = Prepare(["df", "stat"]);

@@ -89,6 +89,30 @@ public abstract class NamespaceTests(MountFixture fixture) : MountTestBase(fixtu
     }
 
     [SkippableFact]
+    public void NamesAreBytesUpTo255Long()
+    {
+        var dir = Prepare(["python3"]);
+        ExternalProgram.Python("""
+            import errno, os, sys
+            os.chdir(sys.argv[1])
+            longest = "a" * 255
+            with open(longest, "w") as f:
+                f.write("x")
+            assert os.listdir(".") == [longest]
+            try:
+                open("b" * 256, "w")
+                raise AssertionError("a 256-byte name was accepted")
+            except OSError as e:
+                assert e.errno == errno.ENAMETOOLONG, e
+            for name in [b"\xff\xfe-not-utf-8", b"new\nline", b"tab\there", "ünïcødé-🙂".encode(), b" lead and trail "]:
+                with open(name, "wb") as f:
+                    f.write(name)
+                assert open(name, "rb").read() == name and name in os.listdir(b".")
+                assert name in os.listdir(os.fsencode(sys.argv[2]))
+            """, [dir.Mounted, dir.Exported]).AssertSuccess();
+    }
+
+    [SkippableFact]
     public void Renameat2NoReplaceAndExchange()
     {
         var dir = Prepare(["python3"]);
