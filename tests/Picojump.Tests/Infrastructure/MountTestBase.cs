@@ -36,7 +36,8 @@ public abstract class MountTestBase(MountFixture fixture) : IDisposable
         _outputOffset = daemon.Process.Output.Length;
         var name = $"{test}-{Guid.NewGuid():N}"[..(test.Length + 9)];
         var mounted = Path.Combine(daemon.Mountpoint, name);
-        Directory.CreateDirectory(mounted); // through the mount: MKDIR reaches the daemon
+        // Through the mount (MKDIR reaches the daemon), with a deadline in case it hangs.
+        ExternalProgram.Run("mkdir", [mounted], timeout: TimeSpan.FromSeconds(20)).AssertSuccess();
         var local = Path.Combine(daemon.Root, "local", name);
         Directory.CreateDirectory(local);
         _directory = new TestDirectory(mounted, Path.Combine(daemon.Export, name), local);

@@ -12,6 +12,7 @@ public sealed class DaemonLifecycleTests
     public const string Collection = "daemon lifecycle";
 
     private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan IoTimeout = TimeSpan.FromSeconds(20);
 
     [SkippableTheory]
     [InlineData(DaemonProcess.SIGTERM)]
@@ -20,7 +21,7 @@ public sealed class DaemonLifecycleTests
     {
         Prerequisites.RequireFuse();
         using var daemon = MountedDaemon.Start(passthrough: true);
-        File.WriteAllText(Path.Combine(daemon.Mountpoint, "kept"), "written before the signal\n");
+        WriteThroughMount(Path.Combine(daemon.Mountpoint, "kept"), "written before the signal");
 
         var exitCode = daemon.Stop(signal); // also checks that the mount is gone
 
@@ -35,7 +36,7 @@ public sealed class DaemonLifecycleTests
         Prerequisites.RequireFuse();
         Prerequisites.RequireCommand("stat");
         using var crashed = MountedDaemon.Start(passthrough: true);
-        File.WriteAllText(Path.Combine(crashed.Mountpoint, "survivor"), "still here\n");
+        WriteThroughMount(Path.Combine(crashed.Mountpoint, "survivor"), "still here");
 
         crashed.Kill();
 
@@ -47,7 +48,8 @@ public sealed class DaemonLifecycleTests
         using var restarted = MountedDaemon.Start(crashed.Root, passthrough: true);
 
         Assert.Equal(["fuse.picojump"], MountTable.TypesAt(restarted.Mountpoint)); // the stale one is gone
-        Assert.Equal("still here\n", File.ReadAllText(Path.Combine(restarted.Mountpoint, "survivor")));
+        var read = ExternalProgram.Run("cat", [Path.Combine(restarted.Mountpoint, "survivor")], timeout: IoTimeout).AssertSuccess();
+        Assert.Equal("still here\n", read.Stdout);
         Assert.Equal(0, restarted.Stop(DaemonProcess.SIGTERM));
         Assert.False(MountTable.IsMountPoint(restarted.Mountpoint), "nothing stays mounted after the clean stop");
     }
@@ -142,6 +144,10 @@ public sealed class DaemonLifecycleTests
                 Directory.Delete(root, recursive: true);
         }
     }
+
+    /// <summary>Through a program with a deadline: a daemon that stopped answering must not hang the test.</summary>
+    private static void WriteThroughMount(string path, string line)
+        => ExternalProgram.Bash($"echo {ExternalProgram.Quote(line)} > {ExternalProgram.Quote(path)}", timeout: IoTimeout).AssertSuccess();
 
     private static ProgramResult RunDaemon(string workingDirectory, params string[] arguments)
         => ExternalProgram.Run(DaemonProcess.DotnetHost(), [DaemonProcess.DaemonDll, .. arguments], workingDirectory, ExitTimeout);
