@@ -12,7 +12,7 @@ public sealed record TestDirectory(string Mounted, string Exported, string Local
 /// <summary>
 /// Base of the tests that run on a shared mount. Each test class has two sealed children,
 /// one per mount mode, so every data-path test runs with and without passthrough. After
-/// each test the daemon must still run and have logged no error.
+/// each test the daemon must still run and have logged no warning or error.
 /// </summary>
 public abstract class MountTestBase(MountFixture fixture) : IDisposable
 {
