@@ -2,9 +2,10 @@ namespace Picojump.Tests.Infrastructure;
 
 /// <summary>
 /// picojumpd serving a fresh export at a fresh mountpoint, both below one temporary
-/// directory: `dotnet picojumpd.dll --export ROOT/export --mountpoint ROOT/mnt`. Start
-/// returns once the mount is live; Dispose stops the daemon with SIGTERM, checks that it
-/// exited 0 and unmounted, and removes the directories (lazily unmounting as a last resort).
+/// directory: `dotnet picojumpd.dll --config ROOT/picojumpd.json --export ROOT/export
+/// --mountpoint ROOT/mnt`. Start returns once the mount is live; Dispose stops the daemon
+/// with SIGTERM, checks that it exited 0 and unmounted, and removes the directories
+/// (lazily unmounting as a last resort).
 /// </summary>
 public sealed class MountedDaemon : IDisposable
 {
@@ -57,7 +58,10 @@ public sealed class MountedDaemon : IDisposable
     /// </summary>
     public static MountedDaemon Start(string root, bool passthrough, bool ownsRoot = false)
     {
-        List<string> arguments = ["--export", ExportOf(root), "--mountpoint", MountpointOf(root)];
+        // Its own empty config: the machine's /etc/picojump/picojumpd.json must not leak in.
+        var config = Path.Combine(root, "picojumpd.json");
+        File.WriteAllText(config, "{}");
+        List<string> arguments = ["--config", config, "--export", ExportOf(root), "--mountpoint", MountpointOf(root)];
         if (!passthrough)
             arguments.Add("--no-passthrough");
         var daemon = new MountedDaemon(root, passthrough, ownsRoot, DaemonProcess.Start(arguments, root));

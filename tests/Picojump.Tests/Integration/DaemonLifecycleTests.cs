@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Picojump.Tests.Infrastructure;
 
 namespace Picojump.Tests.Integration;
@@ -28,6 +29,35 @@ public sealed class DaemonLifecycleTests
         Assert.True(exitCode == 0, $"exit code {exitCode} after signal {signal}\n{daemon.Process.Describe()}");
         Assert.Equal("written before the signal\n", File.ReadAllText(Path.Combine(daemon.Export, "kept")));
         Assert.Empty(Directory.EnumerateFileSystemEntries(daemon.Mountpoint)); // the bare directory again
+    }
+
+    [SkippableFact]
+    public void SigtermWithAFileStillOpenAbortsTheConnectionAndExits()
+    {
+        Prerequisites.RequireFuse();
+        using var daemon = MountedDaemon.Start(passthrough: true);
+        var file = Path.Combine(daemon.Mountpoint, "held");
+        WriteThroughMount(file, "held open");
+        // A process that keeps the file open (fd 3) across the stop.
+        using var holder = Process.Start(new ProcessStartInfo("bash", ["-c", "exec 3< \"$1\" && echo open && exec sleep 60", "_", file])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            var opened = holder.StandardOutput.ReadLineAsync();
+            Assert.True(opened.Wait(IoTimeout) && opened.Result == "open", "the holder could not open the file");
+
+            var exitCode = daemon.Stop(DaemonProcess.SIGTERM); // within the 5 s grace plus the abort
+
+            Assert.True(exitCode == 0, $"exit code {exitCode}\n{daemon.Process.Describe()}");
+            Assert.Contains("still open; aborting the FUSE connection", daemon.Process.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            holder.Kill();
+            holder.WaitForExit(10_000);
+        }
     }
 
     [SkippableFact]
@@ -81,17 +111,34 @@ public sealed class DaemonLifecycleTests
         daemon.Stop(DaemonProcess.SIGTERM); // already gone: only checks the mount
     }
 
-    [Fact]
-    public void UnknownOptionExitsWithTwoAndOneLine()
+    [Theory]
+    [InlineData("--frobnicate", 2, "--frobnicate")]
+    [InlineData("--export", 2, "--export")]
+    [InlineData("stray-argument", 2, "stray-argument")]
+    [InlineData("--config ROOT/empty.json", 1, "no export directory")]
+    [InlineData("--config ROOT/empty.json --export ROOT/export", 1, "no mountpoint")]
+    [InlineData("--config ROOT/missing.json", 1, "ROOT/missing.json does not exist")]
+    [InlineData("--config ROOT/broken.json", 1, "not valid JSON")]
+    [InlineData("--config ROOT/unknown-key.json", 1, "\"colour\" is not a known setting")]
+    [InlineData("--export ROOT/export --mountpoint ROOT/export/inside", 1, "lies inside the export")]
+    [InlineData("--export ROOT/export --mountpoint ROOT/no-such-dir", 1, "ROOT/no-such-dir does not exist")]
+    public void BadArgumentsExitNonZeroWithOneLine(string arguments, int exitCode, string expected)
     {
+        // Explicit --config files throughout: the default /etc/picojump/picojumpd.json of the
+        // machine must not decide what the daemon does here.
         var root = MountedDaemon.CreateRoot();
         try
         {
-            var result = RunDaemon(root, "--export", MountedDaemon.ExportOf(root), "--mountpoint", MountedDaemon.MountpointOf(root), "--frobnicate");
+            File.WriteAllText(Path.Combine(root, "empty.json"), "{}");
+            File.WriteAllText(Path.Combine(root, "broken.json"), "{ \"export\": ");
+            File.WriteAllText(Path.Combine(root, "unknown-key.json"), "{ \"colour\": \"blue\" }");
+            Directory.CreateDirectory(Path.Combine(root, "export", "inside"));
 
-            result.AssertExitCode(2);
-            var line = AssertOneLine(result);
-            Assert.Contains("--frobnicate", line, StringComparison.Ordinal);
+            var result = RunDaemon(root, [.. arguments.Replace("ROOT", root, StringComparison.Ordinal).Split(' ')]);
+
+            result.AssertExitCode(exitCode);
+            Assert.Contains(expected.Replace("ROOT", root, StringComparison.Ordinal), AssertOneLine(result), StringComparison.Ordinal);
+            Assert.False(MountTable.IsMountPoint(MountedDaemon.MountpointOf(root)));
         }
         finally
         {
@@ -106,7 +153,9 @@ public sealed class DaemonLifecycleTests
         var missing = Path.Combine(root, "no-such-export");
         try
         {
-            var result = RunDaemon(root, "--export", missing, "--mountpoint", MountedDaemon.MountpointOf(root));
+            File.WriteAllText(Path.Combine(root, "empty.json"), "{}");
+
+            var result = RunDaemon(root, "--config", Path.Combine(root, "empty.json"), "--export", missing, "--mountpoint", MountedDaemon.MountpointOf(root));
 
             result.AssertExitCode(1);
             Assert.Contains(missing, AssertOneLine(result), StringComparison.Ordinal);
@@ -130,7 +179,9 @@ public sealed class DaemonLifecycleTests
         {
             File.WriteAllText(Path.Combine(mountpoint, "owned-by-tmpfs"), "x");
 
-            var result = RunDaemon(root, "--export", MountedDaemon.ExportOf(root), "--mountpoint", mountpoint);
+            File.WriteAllText(Path.Combine(root, "empty.json"), "{}");
+
+            var result = RunDaemon(root, "--config", Path.Combine(root, "empty.json"), "--export", MountedDaemon.ExportOf(root), "--mountpoint", mountpoint);
 
             result.AssertExitCode(1);
             Assert.Contains("busy", AssertOneLine(result), StringComparison.Ordinal);
