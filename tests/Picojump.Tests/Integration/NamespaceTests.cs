@@ -9,6 +9,7 @@ public abstract class NamespaceTests(MountFixture fixture) : MountTestBase(fixtu
     public void DirectoryWithTenThousandEntries()
     {
         var dir = Prepare(["bash", "python3", "ls", "find"]);
+        var descriptorsBefore = DaemonDescriptors();
         var big = ExternalProgram.Quote(Path.Combine(dir.Mounted, "big"));
         ExternalProgram.Bash($$"""
             mkdir {{big}}
@@ -27,7 +28,16 @@ public abstract class NamespaceTests(MountFixture fixture) : MountTestBase(fixtu
             test -z "$(ls -A {{big}})"
             rmdir {{big}}
             """, timeout: TimeSpan.FromSeconds(120)).AssertSuccess();
+
+        // The kernel forgets deleted nodes (asynchronously); the daemon must close their descriptors.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (DaemonDescriptors() > descriptorsBefore + 20 && clock.Elapsed < TimeSpan.FromSeconds(10))
+            Thread.Sleep(50);
+        Assert.True(DaemonDescriptors() <= descriptorsBefore + 20,
+            $"picojumpd holds {DaemonDescriptors()} descriptors after the 10,000 files are gone, {descriptorsBefore} before");
     }
+
+    private int DaemonDescriptors() => Directory.GetFileSystemEntries($"/proc/{Daemon.Process.Pid}/fd").Length;
 
     [SkippableFact]
     public void HardLinksShareOneInodeAndCountTheirNames()
