@@ -42,6 +42,26 @@ public abstract class ApplicationTests(MountFixture fixture) : MountTestBase(fix
         Assert.Contains("changed", result.Stdout, StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public void CompileAndRunAProgramOnTheMount()
+    {
+        // Executing maps the ELF file (MAP_PRIVATE), which passthrough serves from the backing file.
+        var dir = Prepare(["bash", "gcc"]);
+        var result = ExternalProgram.Bash($$"""
+            cd {{ExternalProgram.Quote(dir.Mounted)}}
+            cat > hello.c <<'EOF'
+            #include <stdio.h>
+            int main(int argc, char **argv) { printf("ran %s\n", argc > 1 ? argv[1] : "?"); return 0; }
+            EOF
+            gcc -O2 -Wall -Werror -o hello hello.c
+            ./hello from-the-mount
+            cp /bin/ls ./copied-ls
+            ./copied-ls hello.c
+            """);
+        result.AssertSuccess();
+        Assert.Equal(["ran from-the-mount", "hello.c"], result.StdoutLines);
+    }
+
     [SkippableTheory]
     [InlineData("psync", "--rw=randwrite --bsrange=1k-256k --numjobs=2")]
     [InlineData("mmap", "--rw=randwrite --bs=4k")]
