@@ -40,6 +40,54 @@ public abstract class NamespaceTests(MountFixture fixture) : MountTestBase(fixtu
     private int DaemonDescriptors() => Directory.GetFileSystemEntries($"/proc/{Daemon.Process.Pid}/fd").Length;
 
     [SkippableFact]
+    public void ConcurrentChurnLeavesTheMountAndTheExportInAgreement()
+    {
+        // Four processes create, rewrite, rename, link, unlink, list and read 50 names at random.
+        var dir = Prepare(["python3"]);
+        ExternalProgram.Python("""
+            import errno, os, random, sys
+            d, exported = sys.argv[1], sys.argv[2]
+            expected = (errno.ENOENT, errno.EEXIST, errno.EISDIR, errno.ENOTDIR, errno.ENOTEMPTY, errno.EPERM)
+            pids = []
+            for w in range(4):
+                pid = os.fork()
+                if pid == 0:
+                    rnd = random.Random(w)
+                    for i in range(1500):
+                        a, b = (os.path.join(d, f"n{rnd.randrange(50)}") for _ in range(2))
+                        op = rnd.randrange(7)
+                        try:
+                            if op == 0:
+                                with open(a, "wb") as f:
+                                    f.write(os.urandom(rnd.randrange(1, 9000)))
+                            elif op == 1: os.rename(a, b)
+                            elif op == 2: os.unlink(a)
+                            elif op == 3: os.link(a, b)
+                            elif op == 4: os.listdir(d); os.stat(a)
+                            elif op == 5: open(a, "rb").read()
+                            elif op == 6: os.mkdir(a) if rnd.random() < .5 else os.rmdir(a)
+                        except OSError as e:
+                            if e.errno not in expected:
+                                print(f"worker {w}: op {op}: {e}", file=sys.stderr)
+                                os._exit(1)
+                    os._exit(0)
+                pids.append(pid)
+            assert all(os.waitpid(p, 0)[1] == 0 for p in pids), "a worker met an unexpected error"
+            def view(top):
+                out = {}
+                for name in os.listdir(top):
+                    st = os.lstat(os.path.join(top, name))
+                    data = open(os.path.join(top, name), "rb").read() if os.path.isfile(os.path.join(top, name)) else None
+                    out[name] = (st.st_mode, st.st_nlink if not os.path.isdir(os.path.join(top, name)) else 0, st.st_size, st.st_ino, data)
+                return out
+            mounted, behind = view(d), view(exported)
+            assert mounted.keys() == behind.keys(), (sorted(mounted), sorted(behind))
+            for name in mounted:
+                assert mounted[name] == behind[name], (name, mounted[name][:4], behind[name][:4])
+            """, [dir.Mounted, dir.Exported]).AssertSuccess();
+    }
+
+    [SkippableFact]
     public void HardLinksShareOneInodeAndCountTheirNames()
     {
         var dir = Prepare(["bash", "stat", "ln"]);
