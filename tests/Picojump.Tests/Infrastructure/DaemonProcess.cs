@@ -16,7 +16,6 @@ public sealed class DaemonProcess : IDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _output = new();
-    private readonly StringBuilder _stderr = new();
 
     private DaemonProcess(Process process, string command)
     {
@@ -43,16 +42,6 @@ public sealed class DaemonProcess : IDisposable
         }
     }
 
-    /// <summary>What the daemon wrote on stderr alone (its one-line errors go there).</summary>
-    public string Stderr
-    {
-        get
-        {
-            lock (_output)
-                return _stderr.ToString();
-        }
-    }
-
     /// <summary>
     /// Starts the daemon. `env --default-signal` undoes a SIGINT that the test runner's own
     /// parent ignored (a background job), which the daemon would otherwise inherit.
@@ -75,8 +64,8 @@ public sealed class DaemonProcess : IDisposable
         var command = string.Join(' ', start.ArgumentList.Skip(1).Select(ExternalProgram.Quote));
         var process = new Process { StartInfo = start };
         var daemon = new DaemonProcess(process, command);
-        process.OutputDataReceived += (_, e) => daemon.Append(e.Data, isError: false);
-        process.ErrorDataReceived += (_, e) => daemon.Append(e.Data, isError: true);
+        process.OutputDataReceived += (_, e) => daemon.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => daemon.Append(e.Data);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -132,16 +121,12 @@ public sealed class DaemonProcess : IDisposable
         _process.Dispose();
     }
 
-    private void Append(string? line, bool isError)
+    private void Append(string? line)
     {
         if (line == null)
             return;
         lock (_output)
-        {
             _output.Append(line).Append('\n');
-            if (isError)
-                _stderr.Append(line).Append('\n');
-        }
     }
 
     /// <summary>The dotnet host that runs the tests (the CLI sets DOTNET_HOST_PATH), else PATH's.</summary>

@@ -10,12 +10,7 @@ public abstract class MountFixture : IDisposable
     private readonly Lazy<MountedDaemon> _daemon;
 
     protected MountFixture(bool passthrough)
-    {
-        Passthrough = passthrough;
-        _daemon = new Lazy<MountedDaemon>(() => MountedDaemon.Start(passthrough), LazyThreadSafetyMode.ExecutionAndPublication);
-    }
-
-    public bool Passthrough { get; }
+        => _daemon = new Lazy<MountedDaemon>(() => MountedDaemon.Start(passthrough), LazyThreadSafetyMode.ExecutionAndPublication);
 
     public MountedDaemon Daemon => _daemon.Value;
 

@@ -21,8 +21,6 @@ public abstract class MountTestBase(MountFixture fixture) : IDisposable
 
     protected MountedDaemon Daemon => fixture.Daemon;
 
-    protected bool Passthrough => fixture.Passthrough;
-
     /// <summary>
     /// Checks root, /dev/fuse and <paramref name="commands"/> (skipping or, under CI, failing),
     /// starts the shared daemon if needed and makes this test's own directory on the mount.
