@@ -49,7 +49,11 @@ catch (Exception ex) when (ex is SettingsException or FuseMountException or Dire
     return 1;
 }
 
-var builder = Host.CreateApplicationBuilder();
+// No defaults: they watch appsettings.json in the content root (the working directory)
+// with a recursive inotify watcher that walks every directory below it. When the
+// mountpoint lies below, that walk stats the mount before we serve it and the daemon
+// deadlocks on its own mount (and it would watch all of /pj under systemd's cwd "/").
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
 builder.Logging.ClearProviders();
 // Under systemd, stdout is the journal (JOURNAL_STREAM): log in its format, with priorities.
 if (Environment.GetEnvironmentVariable("JOURNAL_STREAM") != null)

@@ -10,7 +10,10 @@ namespace Picojump.Fs.Local;
 public sealed unsafe partial class LocalFileSystem
 {
     // The kernel handles these itself; O_DIRECT on our descriptor would only demand alignment.
-    private const int OpenFlagsDropped = OpenFlags.O_CREAT | OpenFlags.O_EXCL | OpenFlags.O_NOCTTY | OpenFlags.O_DIRECT;
+    // O_NOFOLLOW was applied by the kernel's own lookup; on our reopen through the
+    // /proc/self/fd link (a symlink) it would fail every open with ELOOP.
+    private const int OpenFlagsDropped = OpenFlags.O_CREAT | OpenFlags.O_EXCL | OpenFlags.O_NOCTTY | OpenFlags.O_DIRECT
+        | OpenFlags.O_NOFOLLOW;
 
     public Errno Open(in FuseInHeader header, in FuseOpenIn input, out FuseOpenOut output)
     {
@@ -173,9 +176,12 @@ public sealed unsafe partial class LocalFileSystem
     {
         if (_files.Remove(input.Fh) is not { } handle)
             return Errno.EBADF;
+        // A flock(2) lives as long as its open file, and with passthrough the kernel may keep
+        // ours alive past this close as the node's shared backing file: unlock explicitly.
+        if ((input.ReleaseFlags & FuseConstants.ReleaseFlockUnlock) != 0)
+            LibC.flock(handle.Fd, LibC.LOCK_UN);
         if (handle.Passthrough)
             handle.Inode.ReleaseBacking(_connection!);
-        // Closing our descriptor also drops any flock(2) taken through it.
         LibC.close(handle.Fd);
         return Errno.OK;
     }
