@@ -94,7 +94,7 @@ public sealed unsafe partial class LocalFileSystem
             if (LibC.utimensat(inode.Fd, &empty, times, LibC.AT_EMPTY_PATH | LibC.AT_SYMLINK_NOFOLLOW) != 0)
                 return LibC.LastErrno;
         }
-        if ((input.Valid & FuseSetAttrValid.KillSuidGid) != 0)
+        if ((input.Valid & FuseSetAttrValid.KillSuidGid) != 0 && inode.IsRegular)
             KillSuidGidAt(inode.Fd);
         var error = StatFd(inode.Fd, out var st);
         if (error == Errno.OK)
@@ -104,7 +104,8 @@ public sealed unsafe partial class LocalFileSystem
 
     private static void KillSuidGidAt(int pathFd)
     {
-        var fd = ProcFd.Reopen(pathFd, OpenFlags.O_RDONLY);
+        // Regular files only (a FIFO's open would wait for a writer), and never blocking.
+        var fd = ProcFd.Reopen(pathFd, OpenFlags.O_RDONLY | OpenFlags.O_NONBLOCK);
         if (fd < 0)
             return;
         KillSuidGid(fd);
