@@ -49,7 +49,10 @@ catch (Exception ex) when (ex is SettingsException or FuseMountException or Dire
     return 1;
 }
 
-var builder = Host.CreateApplicationBuilder();
+// The content root is where the host watches for appsettings.json, recursively. Left at the
+// working directory (/ under systemd), that watch walks the whole tree into our own mount,
+// whose first stat blocks forever because the FUSE readers start only after the build.
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
 builder.Logging.ClearProviders();
 // Under systemd, stdout is the journal (JOURNAL_STREAM): log in its format, with priorities.
 if (Environment.GetEnvironmentVariable("JOURNAL_STREAM") != null)
