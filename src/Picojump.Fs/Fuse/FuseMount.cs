@@ -35,9 +35,10 @@ public sealed unsafe class FuseMount : IDisposable
     public static FuseMount Mount(string mountpoint, string fsName, string subtype)
     {
         mountpoint = Path.GetFullPath(mountpoint);
+        // First: a mount whose daemon died answers the existence check below with ENOTCONN.
+        CleanStale(mountpoint);
         if (!Directory.Exists(mountpoint))
             throw new FuseMountException($"mountpoint {mountpoint} does not exist or is not a directory");
-        CleanStale(mountpoint);
         if (IsMountPoint(mountpoint))
             throw new FuseMountException($"mountpoint {mountpoint} is busy: something is already mounted there");
         if (!File.Exists(DevicePath))
