@@ -1,15 +1,23 @@
 using System.CommandLine;
+using System.Security.Cryptography;
 using Picojump.Cli;
+using Picojump.Cli.Certificates;
+using Picojump.Cli.Infrastructure;
 
-var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
-var status = new Command("status", "Show the Picojump mounts on this host") { json };
-status.SetAction(result => StatusCommand.Run(result.GetValue(json), Console.Out));
+var command = new RootCommand("pjctl: control and inspect Picojump") { StatusCommand.Create(), CaCommands.Create() };
 
-var root = new RootCommand("pjctl: control and inspect Picojump") { status };
-var parsed = root.Parse(args);
+var parsed = command.Parse(args);
 if (parsed.Errors.Count > 0)
 {
     Console.Error.WriteLine($"pjctl: {parsed.Errors[0].Message} (see pjctl --help)");
     return 2;
 }
-return parsed.Invoke();
+try
+{
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception ex) when (ex is CliException or IOException or UnauthorizedAccessException or CryptographicException)
+{
+    Console.Error.WriteLine($"pjctl: {ex.Message}");
+    return 1;
+}
