@@ -98,8 +98,9 @@ public sealed partial class DevCluster
     }
 
     /// <summary>
-    /// The daemon's namespace has picojump at /pj and a stat there answers: a stale mount
-    /// left by a killed daemon is listed too, but fails the stat until the new one replaces it.
+    /// The daemon's namespace has picojump at /pj and a statfs there is answered by FUSE.
+    /// A stale mount left by a killed daemon is listed too, but fails statfs (ENOTCONN) until
+    /// the new one replaces it; stat would not do, the kernel answers it from cached attributes.
     /// </summary>
     private static bool IsServing(HostLayout host, int pid)
     {
@@ -107,7 +108,8 @@ public sealed partial class DevCluster
         {
             if (!MountTable.Parse(File.ReadLines($"/proc/{pid}/mountinfo")).Any(m => m.Mountpoint == "/pj" && m.FsType == "fuse.picojump"))
                 return false;
-            return ExternalCommand.Run(["nsenter", $"--mount={host.MountNamespace}", "--", "stat", "/pj"], StatTimeout).Succeeded;
+            var statfs = ExternalCommand.Run(["nsenter", $"--mount={host.MountNamespace}", "--", "stat", "--file-system", "--format=%T", "/pj"], StatTimeout);
+            return statfs.Succeeded && statfs.Output.Trim() == "fuseblk";
         }
         catch (IOException)
         {
