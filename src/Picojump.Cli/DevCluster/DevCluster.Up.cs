@@ -12,8 +12,6 @@ public sealed partial class DevCluster
 
     public void Up(int hostCount, string[] daemon)
     {
-        if (hostCount is < 1 or > ClusterLayout.MaxHosts)
-            throw new CliException($"--hosts must be from 1 to {ClusterLayout.MaxHosts}");
         CheckMachine();
         if (ClusterState.Load(layout) is { } existing)
             throw new CliException($"a dev cluster of {existing.Hosts} hosts is already up at {layout.Root}; take it down first (pjctl devcluster down)");

@@ -11,6 +11,11 @@ public static class DevClusterCommands
         DevCluster Cluster(ParseResult result) => new(ClusterLayout.Resolve(result.GetValue(rootOption)), Console.Out);
 
         var hosts = new Option<int>("--hosts") { Description = "Number of hosts, named h1..hN", DefaultValueFactory = _ => 3 };
+        hosts.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 1 or > ClusterLayout.MaxHosts)
+                result.AddError($"--hosts must be from 1 to {ClusterLayout.MaxHosts}");
+        });
         var daemon = new Option<string?>("--daemon")
         {
             Description = $"picojumpd to run (default: ${DaemonLocator.Variable}, else the one beside pjctl, else picojumpd on PATH)",
