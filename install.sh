@@ -20,9 +20,10 @@ MOUNTPOINT=/pj
 
 # OS packages.  fuse3: fusermount3 and /etc/fuse.conf; gcc + libc6-dev: a struct-layout
 # test compiles C; fio, bindfs, sqlite3: benchmarks and peers; debian-archive-keyring:
-# verifies the Debian release that CRIU may be taken from (scripts/install-criu.sh).
+# verifies the Debian release that CRIU may be taken from (scripts/install-criu.sh);
+# iproute2, util-linux (nsenter, unshare) and iputils-ping: the dev cluster and its tests.
 PACKAGES=(fuse3 fio bindfs sqlite3 git python3 tar coreutils iproute2 procps util-linux
-          ca-certificates gcc libc6-dev debian-archive-keyring)
+          iputils-ping ca-certificates gcc libc6-dev debian-archive-keyring)
 
 export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 \
        DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

@@ -1,15 +1,40 @@
 using System.CommandLine;
+using System.Security.Cryptography;
 using Picojump.Cli;
+using Picojump.Cli.Certificates;
+using Picojump.Cli.DevCluster;
+using Picojump.Cli.Infrastructure;
 
-var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
-var status = new Command("status", "Show the Picojump mounts on this host") { json };
-status.SetAction(result => StatusCommand.Run(result.GetValue(json), Console.Out));
+var host = new Option<string?>("--host") { Description = "Run the command on that host (for now a dev cluster host, h1..hN)", Recursive = true };
+var root = new Option<string?>("--root")
+{
+    Description = $"Dev cluster state directory (default ${ClusterLayout.RootVariable}, else {ClusterLayout.DefaultRoot})",
+    Recursive = true,
+};
+var devcluster = DevClusterCommands.Create(root);
+var command = new RootCommand("pjctl: control and inspect Picojump") { host, root, StatusCommand.Create(), CaCommands.Create(), devcluster };
 
-var root = new RootCommand("pjctl: control and inspect Picojump") { status };
-var parsed = root.Parse(args);
+var parsed = command.Parse(args);
 if (parsed.Errors.Count > 0)
 {
     Console.Error.WriteLine($"pjctl: {parsed.Errors[0].Message} (see pjctl --help)");
     return 2;
 }
-return parsed.Invoke();
+try
+{
+    if (parsed.GetValue(host) is { } hostName)
+    {
+        if (parsed.GetResult(devcluster) != null)
+        {
+            Console.Error.WriteLine("pjctl: --host does not apply to devcluster commands (use pjctl devcluster exec HOST -- ...)");
+            return 2;
+        }
+        return HostRedirect.Run(hostName, parsed.GetValue(root), args);
+    }
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception ex) when (ex is CliException or IOException or UnauthorizedAccessException or CryptographicException)
+{
+    Console.Error.WriteLine($"pjctl: {ex.Message}");
+    return 1;
+}

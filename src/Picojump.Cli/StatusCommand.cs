@@ -1,4 +1,6 @@
+using System.CommandLine;
 using System.Text.Json;
+using Picojump.Cli.Infrastructure;
 
 namespace Picojump.Cli;
 
@@ -9,6 +11,14 @@ namespace Picojump.Cli;
 public static class StatusCommand
 {
     public sealed record MountInfo(string Mountpoint, string Source, string Options, long TotalBytes, long FreeBytes);
+
+    public static Command Create()
+    {
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
+        var status = new Command("status", "Show the Picojump mounts on this host") { json };
+        status.SetAction(result => Run(result.GetValue(json), Console.Out));
+        return status;
+    }
 
     public static int Run(bool json, TextWriter output)
     {
@@ -32,20 +42,12 @@ public static class StatusCommand
     private static List<MountInfo> ReadMounts()
     {
         var mounts = new List<MountInfo>();
-        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+        foreach (var entry in MountTable.Current().Where(m => m.FsType == "fuse.picojump"))
         {
-            // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
-            var separator = line.IndexOf(" - ", StringComparison.Ordinal);
-            if (separator < 0)
-                continue;
-            var head = line[..separator].Split(' ');
-            var tail = line[(separator + 3)..].Split(' ');
-            if (tail[0] != "fuse.picojump")
-                continue;
             long total = -1, free = -1;
             try
             {
-                var drive = new DriveInfo(head[4]);
+                var drive = new DriveInfo(entry.Mountpoint);
                 total = drive.TotalSize;
                 free = drive.AvailableFreeSpace;
             }
@@ -53,7 +55,7 @@ public static class StatusCommand
             {
                 // A mount whose daemon is gone answers nothing; show it without sizes.
             }
-            mounts.Add(new MountInfo(head[4], tail[1], head[5], total, free));
+            mounts.Add(new MountInfo(entry.Mountpoint, entry.Source, entry.Options, total, free));
         }
         return mounts;
     }

@@ -67,13 +67,17 @@ public sealed unsafe class FuseMount : IDisposable
         return new FuseMount(mountpoint, fd, MountMinor(mountpoint));
     }
 
-    /// <summary>Detaches a mount whose daemon died (its root answers ENOTCONN). True if one was cleaned.</summary>
+    /// <summary>
+    /// Detaches a mount whose daemon died (its root answers ENOTCONN). True if one was cleaned.
+    /// Asks with statfs, which always reaches the daemon: for a while after a crash, a stat is
+    /// still answered from the attributes the kernel caches.
+    /// </summary>
     public static bool CleanStale(string mountpoint)
     {
-        Stat st;
+        StatVfs st;
         fixed (byte* path = Z(mountpoint))
         {
-            if (LibC.fstatat(LibC.AT_FDCWD, path, &st, 0) == 0 || LibC.LastErrno != Errno.ENOTCONN)
+            if (LibC.statvfs(path, &st) == 0 || LibC.LastErrno != Errno.ENOTCONN)
                 return false;
             return LibC.umount2(path, LibC.MNT_DETACH) == 0;
         }

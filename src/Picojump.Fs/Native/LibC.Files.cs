@@ -27,6 +27,9 @@ public static unsafe partial class LibC
     public static partial int fstatvfs(int fd, StatVfs* buf);
 
     [LibraryImport(Lib, SetLastError = true)]
+    public static partial int statvfs(byte* path, StatVfs* buf);
+
+    [LibraryImport(Lib, SetLastError = true)]
     public static partial int mkdirat(int dirfd, byte* path, uint mode);
 
     [LibraryImport(Lib, SetLastError = true)]
