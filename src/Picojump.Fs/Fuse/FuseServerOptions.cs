@@ -3,8 +3,13 @@ namespace Picojump.Fs.Fuse;
 /// <summary>How a <see cref="FuseServer"/> serves its mount.</summary>
 public sealed class FuseServerOptions
 {
-    /// <summary>Threads blocked in read(2) on the device; each serves one request at a time.</summary>
-    public int ReaderThreads { get; init; } = Math.Clamp(Environment.ProcessorCount * 2, 4, 16);
+    /// <summary>
+    /// Threads blocked in read(2) on the device; each serves one request at a time. The
+    /// kernel wakes waiting readers in turn, so every extra idle thread makes a sequential
+    /// caller hop threads more often: on 2 cores, 2 readers answered a stat 20% faster than
+    /// 4 (1 was faster still, but lets one slow request stall the mount).
+    /// </summary>
+    public int ReaderThreads { get; init; } = Math.Clamp(Environment.ProcessorCount, 2, 8);
 
     /// <summary>Largest WRITE payload asked for; 1 MiB is the kernel's default page limit (256).</summary>
     public uint MaxWrite { get; init; } = 1 << 20;

@@ -39,7 +39,8 @@ public sealed unsafe partial class LocalFileSystem
         var error = CheckName(name);
         if (error != Errno.OK)
             return error;
-        int fd;
+        int fd, pathFd = -1;
+        Stat st = default;
         fixed (byte* n = name.Bytes)
         {
             var flags = (input.Flags & ~(OpenFlags.O_NOCTTY | OpenFlags.O_DIRECT)) | OpenFlags.O_CREAT | OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC;
@@ -47,22 +48,44 @@ public sealed unsafe partial class LocalFileSystem
             if (fd < 0)
                 return LibC.LastErrno;
             error = ChownToCaller(in header, parent, n);
+            if (error == Errno.OK && (input.OpenFlags & FuseConstants.OpenKillSuidGid) != 0)
+                KillSuidGid(fd);
+            if (error == Errno.OK)
+                error = NodeFdOfCreated(parent.Fd, n, fd, out pathFd, out st);
         }
-        if ((input.OpenFlags & FuseConstants.OpenKillSuidGid) != 0)
-            KillSuidGid(fd);
-        // The node comes from the descriptor we just opened, not from the name again.
-        var pathFd = error == Errno.OK ? ProcFd.Reopen(fd, OpenFlags.O_PATH) : -1;
-        if (pathFd < 0 || StatFd(pathFd, out var st) is var statError && statError != Errno.OK)
+        if (error != Errno.OK)
         {
-            error = error != Errno.OK ? error : LibC.LastErrno;
-            if (pathFd >= 0)
-                LibC.close(pathFd);
             LibC.close(fd);
             return error;
         }
         var inode = _inodes.Remember(pathFd, in st);
         FillEntry(inode, in st, out entry);
         return AddFileHandle(inode, fd, out output);
+    }
+
+    /// <summary>
+    /// The O_PATH descriptor for the file just created as <paramref name="fd"/>: opened by
+    /// name (cheap) when that still names the same file, else through /proc (the name was
+    /// replaced in between). The node must be the file we opened, never whatever the name
+    /// holds now.
+    /// </summary>
+    private static Errno NodeFdOfCreated(int parentFd, byte* name, int fd, out int pathFd, out Stat st)
+    {
+        Stat created;
+        if (LibC.fstat(fd, &created) != 0)
+        {
+            pathFd = -1;
+            st = default;
+            return LibC.LastErrno;
+        }
+        st = created;
+        pathFd = LibC.openat(parentFd, name, OpenFlags.O_PATH | OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC, 0);
+        if (pathFd >= 0 && StatFd(pathFd, out var named) == Errno.OK && named.Dev == created.Dev && named.Ino == created.Ino)
+            return Errno.OK;
+        if (pathFd >= 0)
+            LibC.close(pathFd);
+        pathFd = ProcFd.Reopen(fd, OpenFlags.O_PATH);
+        return pathFd < 0 ? LibC.LastErrno : Errno.OK;
     }
 
     private Errno AddFileHandle(Inode inode, int fd, out FuseOpenOut output)
