@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using Picojump.Cli.Infrastructure;
+using Picojump.Fs.Native;
 
 namespace Picojump.Cli;
 

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Picojump.Cli.Infrastructure;
+using Picojump.Fs.Native;
 
 namespace Picojump.Cli.DevCluster;
 

@@ -1,4 +1,5 @@
 using Picojump.Cli.Infrastructure;
+using Picojump.Fs.Native;
 
 namespace Picojump.Cli.DevCluster;
 

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Picojump.Cli.Infrastructure;
+using Picojump.Fs.Native;
 
 namespace Picojump.Cli.DevCluster;
 

@@ -39,7 +39,7 @@ public sealed unsafe class FuseMount : IDisposable
         CleanStale(mountpoint);
         if (!Directory.Exists(mountpoint))
             throw new FuseMountException($"mountpoint {mountpoint} does not exist or is not a directory");
-        if (IsMountPoint(mountpoint))
+        if (MountTable.At(mountpoint).Count > 0)
             throw new FuseMountException($"mountpoint {mountpoint} is busy: something is already mounted there");
         if (!File.Exists(DevicePath))
             throw new FuseMountException($"{DevicePath} is missing: load the fuse kernel module (modprobe fuse)");
@@ -81,18 +81,6 @@ public sealed unsafe class FuseMount : IDisposable
                 return false;
             return LibC.umount2(path, LibC.MNT_DETACH) == 0;
         }
-    }
-
-    /// <summary>Whether <paramref name="path"/> is the root of a mount, from /proc/self/mountinfo.</summary>
-    public static bool IsMountPoint(string path)
-    {
-        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
-        {
-            var fields = line.Split(' ');
-            if (fields.Length > 4 && UnescapeMountPath(fields[4]) == path)
-                return true;
-        }
-        return false;
     }
 
     /// <summary>
@@ -149,42 +137,11 @@ public sealed unsafe class FuseMount : IDisposable
             LibC.close(fd);
     }
 
-    private static string UnescapeMountPath(string field)
-    {
-        if (!field.Contains('\\', StringComparison.Ordinal))
-            return field;
-        var sb = new StringBuilder(field.Length);
-        for (var i = 0; i < field.Length; i++)
-        {
-            if (field[i] == '\\' && i + 3 < field.Length)
-            {
-                sb.Append((char)Convert.ToInt32(field.Substring(i + 1, 3), 8));
-                i += 3;
-            }
-            else
-            {
-                sb.Append(field[i]);
-            }
-        }
-        return sb.ToString();
-    }
-
     /// <summary>
-    /// The minor device number of the mount, read from mountinfo: a stat of the root would
+    /// The minor device number of the mount, from the mount table: a stat of the root would
     /// send a request to the daemon, which is not serving yet.
     /// </summary>
-    private static uint MountMinor(string mountpoint)
-    {
-        foreach (var line in File.ReadLines("/proc/self/mountinfo").Reverse())
-        {
-            var fields = line.Split(' ');
-            if (fields.Length > 4 && UnescapeMountPath(fields[4]) == mountpoint)
-            {
-                return uint.Parse(fields[2].Split(':')[1]);
-            }
-        }
-        return 0;
-    }
+    private static uint MountMinor(string mountpoint) => MountTable.At(mountpoint).LastOrDefault()?.Minor ?? 0;
 
     private static byte[] Z(string s)
     {

@@ -1,10 +1,14 @@
 using System.Text;
 
-namespace Picojump.Cli.Infrastructure;
+namespace Picojump.Fs.Native;
 
 /// <summary>One line of a mountinfo file (proc(5)), with the mountpoint unescaped.</summary>
-public sealed record MountEntry(string Mountpoint, string FsType, string Source, string Options);
+public sealed record MountEntry(int Id, uint Minor, string Mountpoint, string FsType, string Source, string Options);
 
+/// <summary>
+/// The kernel's mount table, read from mountinfo: what is mounted where, without touching
+/// a mount (a stat of a dead or not yet served FUSE mount would fail or hang).
+/// </summary>
 public static class MountTable
 {
     /// <summary>The mounts of the calling process's mount namespace.</summary>
@@ -21,12 +25,16 @@ public static class MountTable
                 continue;
             var head = line[..separator].Split(' ');
             var tail = line[(separator + 3)..].Split(' ');
-            if (head.Length < 6 || tail.Length < 2)
+            if (head.Length < 6 || tail.Length < 2 || !int.TryParse(head[0], out var id)
+                || !uint.TryParse(head[2].AsSpan(head[2].IndexOf(':') + 1), out var minor))
                 continue;
-            entries.Add(new MountEntry(Unescape(head[4]), tail[0], Unescape(tail[1]), head[5]));
+            entries.Add(new MountEntry(id, minor, Unescape(head[4]), tail[0], Unescape(tail[1]), head[5]));
         }
         return entries;
     }
+
+    /// <summary>The mounts exactly at <paramref name="path"/>, oldest first.</summary>
+    public static List<MountEntry> At(string path) => Current().Where(m => m.Mountpoint == path).ToList();
 
     /// <summary>Whether <paramref name="path"/> is <paramref name="directory"/> or lies below it.</summary>
     public static bool IsAtOrBelow(string path, string directory)
