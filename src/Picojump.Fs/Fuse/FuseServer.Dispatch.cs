@@ -168,7 +168,7 @@ public sealed unsafe partial class FuseServer
                 StartWaitingLock(h, As<FuseLkIn>(p));
                 return;
             case FuseOpcode.Interrupt when Fits<FuseInterruptIn>(p):
-                Interrupt(u, As<FuseInterruptIn>(p).Unique);
+                Interrupt(As<FuseInterruptIn>(p).Unique);
                 return;
             case FuseOpcode.Fallocate when Fits<FuseFallocateIn>(p):
                 Reply(u, _fs.Fallocate(in h, in As<FuseFallocateIn>(p)));
@@ -256,6 +256,9 @@ public sealed unsafe partial class FuseServer
         // and an INTERRUPT for it cancels the wait.
         var cts = new CancellationTokenSource();
         _interruptible[h.Unique] = cts;
+        // Its INTERRUPT may have been read first, by another reader (see Interrupt).
+        if (_earlyInterrupts.TryRemove(h.Unique, out _))
+            cts.Cancel();
         var thread = new Thread(() =>
         {
             try
@@ -277,23 +280,35 @@ public sealed unsafe partial class FuseServer
         thread.Start();
     }
 
-    private void Interrupt(ulong unique, ulong target)
+    private void Interrupt(ulong target)
     {
-        if (_interruptible.TryGetValue(target, out var cts))
-        {
-            try
-            {
-                cts.Cancel(); // the waiting request answers EINTR itself
-            }
-            catch (ObjectDisposedException)
-            {
-                // It finished meanwhile.
-            }
+        // Only a waiting SETLKW can be interrupted; every other request ends soon by itself.
+        // An INTERRUPT is never answered: EAGAIN would make the kernel send it again at once,
+        // spinning both sides for as long as a slow request runs. One whose SETLKW another
+        // reader has not registered yet is remembered; the check after registering, and the
+        // second look here after remembering, make sure one side sees the other.
+        if (CancelWaiting(target))
             return;
+        if (_earlyInterrupts.Count >= MaxEarlyInterrupts)
+            _earlyInterrupts.Clear(); // interrupts of requests that finished without waiting
+        _earlyInterrupts[target] = 0;
+        if (CancelWaiting(target))
+            _earlyInterrupts.TryRemove(target, out _);
+    }
+
+    private bool CancelWaiting(ulong target)
+    {
+        if (!_interruptible.TryGetValue(target, out var cts))
+            return false;
+        try
+        {
+            cts.Cancel(); // the waiting request answers EINTR itself
         }
-        // Not (yet) waiting: EAGAIN makes the kernel send the interrupt again while the
-        // request is still pending, and drop it once the request has been answered.
-        Reply(unique, Errno.EAGAIN);
+        catch (ObjectDisposedException)
+        {
+            // It finished meanwhile.
+        }
+        return true;
     }
 
     private Span<byte> OutputSpan(byte* output, uint size) => new(output, (int)Math.Min(size, (uint)_buffers.BufferSize));

@@ -21,7 +21,10 @@ public sealed unsafe partial class FuseServer : IDisposable
     private readonly FuseServerOptions _options;
     private readonly ILogger _logger;
     private readonly BufferPool _buffers;
+    private const int MaxEarlyInterrupts = 1024;
+
     private readonly ConcurrentDictionary<ulong, CancellationTokenSource> _interruptible = new();
+    private readonly ConcurrentDictionary<ulong, byte> _earlyInterrupts = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Thread> _readers = [];
     private FuseConnection _connection;

@@ -80,7 +80,7 @@ public sealed class MalformedRequestTests : IDisposable
         }
         // The whole payload is decoded (whatever the file system then says of it).
         var whole = Client.Send(opcode, Root, payload);
-        if (WellFormedPayloads.IsUnanswered(opcode))
+        if (WellFormedPayloads.IsUnansweredWhenWellFormed(opcode))
             Client.AssertNothingAnsweredBefore($"a well-formed {opcode}");
         else
             Assert.NotEqual(Errno.EINVAL, Client.Receive(whole).Errno);
@@ -228,7 +228,7 @@ public sealed class MalformedRequestTests : IDisposable
         foreach (var node in new[] { 0UL, 2UL, 0xDEADBEEFUL, ulong.MaxValue })
         {
             var unique = Client.Send(opcode, node, WellFormedPayloads.For(opcode, node, fh: 99));
-            if (WellFormedPayloads.IsUnanswered(opcode))
+            if (WellFormedPayloads.IsUnansweredWhenWellFormed(opcode))
             {
                 Client.AssertNothingAnsweredBefore($"{opcode} of node {node}");
                 continue;

@@ -25,6 +25,9 @@ internal static class WellFormedPayloads
     /// <summary>Requests the kernel sends without expecting a reply.</summary>
     public static bool IsUnanswered(FuseOpcode opcode) => opcode is FuseOpcode.Forget or FuseOpcode.BatchForget;
 
+    /// <summary>Also an INTERRUPT of a request that is not waiting: it is remembered, not answered.</summary>
+    public static bool IsUnansweredWhenWellFormed(FuseOpcode opcode) => IsUnanswered(opcode) || opcode == FuseOpcode.Interrupt;
+
     public static byte[] For(FuseOpcode opcode, ulong node = 1, ulong fh = 1) => opcode switch
     {
         FuseOpcode.Lookup or FuseOpcode.Unlink or FuseOpcode.RmDir or FuseOpcode.RemoveXattr => Name("name"),
