@@ -46,7 +46,7 @@ public sealed class DaemonProcess : IDisposable
     /// Starts the daemon. `env --default-signal` undoes a SIGINT that the test runner's own
     /// parent ignored (a background job), which the daemon would otherwise inherit.
     /// </summary>
-    public static DaemonProcess Start(IEnumerable<string> arguments, string workingDirectory)
+    public static DaemonProcess Start(IEnumerable<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("env")
         {
@@ -57,6 +57,8 @@ public sealed class DaemonProcess : IDisposable
             WorkingDirectory = workingDirectory,
         };
         start.ArgumentList.Add("--default-signal=INT,TERM");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            start.ArgumentList.Add($"{name}={value}");
         start.ArgumentList.Add(DotnetHost());
         start.ArgumentList.Add(DaemonDll);
         foreach (var argument in arguments)

@@ -56,7 +56,7 @@ public sealed class MountedDaemon : IDisposable
     /// Starts a daemon on an existing root (e.g. over a stale mount). The daemon runs in the
     /// root, so its mountpoint lies below its working directory, as it may in real use.
     /// </summary>
-    public static MountedDaemon Start(string root, bool passthrough, bool ownsRoot = false)
+    public static MountedDaemon Start(string root, bool passthrough, bool ownsRoot = false, IReadOnlyDictionary<string, string>? environment = null)
     {
         // Its own empty config: the machine's /etc/picojump/picojumpd.json must not leak in.
         var config = Path.Combine(root, "picojumpd.json");
@@ -64,7 +64,7 @@ public sealed class MountedDaemon : IDisposable
         List<string> arguments = ["--config", config, "--export", ExportOf(root), "--mountpoint", MountpointOf(root)];
         if (!passthrough)
             arguments.Add("--no-passthrough");
-        var daemon = new MountedDaemon(root, passthrough, ownsRoot, DaemonProcess.Start(arguments, root));
+        var daemon = new MountedDaemon(root, passthrough, ownsRoot, DaemonProcess.Start(arguments, root, environment));
         try
         {
             daemon.WaitUntilServing();
