@@ -31,7 +31,8 @@ public sealed partial class ExportPeerService
             var remaining = request.Length;
             while (true)
             {
-                var want = (int)Math.Min(remaining, MaxChunk);
+                // Never past the largest file offset: pread would fail there instead of reading short.
+                var want = (int)Math.Min(Math.Min(remaining, MaxChunk), (ulong)(long.MaxValue - offset));
                 // Rented per chunk and returned only once WriteAsync has serialized the message,
                 // so the wrapped bytes are never overwritten while gRPC still holds them.
                 var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(want, 1));
