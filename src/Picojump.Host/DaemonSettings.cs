@@ -75,8 +75,8 @@ public sealed record DaemonSettings
             "cacheSeconds" when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var s) && s is >= 0 and <= 3600 => this with { CacheSeconds = s },
             "hostName" when value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } name => this with { HostName = name },
             "listen" when value.ValueKind == JsonValueKind.String && IPEndPoint.TryParse(value.GetString()!, out var endpoint) && endpoint.Port > 0 => this with { Listen = endpoint },
-            "peers" => this with { Peers = PeerSetting.Parse(value, Where()) },
-            "tls" => this with { Tls = TlsSettings.Parse(value, Where()) },
+            "peers" => this with { Peers = PeerSetting.Parse(value, $"config file {path}", property.Name) },
+            "tls" => this with { Tls = TlsSettings.Parse(value, $"config file {path}", property.Name) },
             "hostName" => throw new SettingsException($"{Where()} must be a non-empty string"),
             "listen" => throw new SettingsException($"{Where()} must be \"ADDRESS:PORT\" with an IP address and a port from 1 to 65535"),
             "export" or "mountpoint" => throw new SettingsException($"{Where()} must be a path string"),
@@ -106,7 +106,7 @@ public sealed record DaemonSettings
             throw new SettingsException("\"listen\" needs \"tls\" (ca, cert, key) in the config file");
         foreach (var (key, file) in new[] { ("tls.ca", Tls.Ca), ("tls.cert", Tls.Cert), ("tls.key", Tls.Key) })
             if (!File.Exists(file))
-                throw new SettingsException($"key \"{key}\": file {file} does not exist");
+                throw new SettingsException($"key \"{key}\": {file} does not exist");
     }
 }
 
