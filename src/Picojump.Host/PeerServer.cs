@@ -63,7 +63,8 @@ public static class PeerServer
             });
         });
         builder.Services.AddRouting();
-        builder.Services.AddGrpc();
+        // A write carries at most one chunk; anything much larger is not a peer talking.
+        builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = ExportPeerService.MaxChunk + 64 * 1024);
         builder.Services.AddSingleton(service);
     }
 

@@ -27,6 +27,7 @@ public sealed partial class ExportPeerService
         }
         try
         {
+            var version = Attrs.From(st).CtimeNs;
             var offset = (long)request.Offset;
             var remaining = request.Length;
             while (true)
@@ -41,7 +42,7 @@ public sealed partial class ExportPeerService
                     var n = want == 0 ? 0 : PRead(fd, buffer.AsSpan(0, want), offset);
                     var chunk = n < 0
                         ? new ReadChunk { Errno = (int)LibC.LastErrno }
-                        : new ReadChunk { Offset = (ulong)offset, Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, (int)n)), CtimeNs = Attrs.From(st).CtimeNs };
+                        : new ReadChunk { Offset = (ulong)offset, Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, (int)n)), CtimeNs = version };
                     await responseStream.WriteAsync(chunk, context.CancellationToken);
                     // A short read is the end of the file; an empty chunk already said so.
                     if (n < want || n <= 0)

@@ -19,6 +19,16 @@ public sealed class PeerAuthTests(PeerServerFixture server) : IClassFixture<Peer
     }
 
     [Fact]
+    public async Task Heartbeat_carries_the_incarnation_of_hello()
+    {
+        var client = server.ClusterClient();
+        var hello = await client.HelloAsync(new HelloRequest { Host = "h2", ProtocolVersion = 1 }, Deadline);
+        var heartbeat = await client.HeartbeatAsync(new HeartbeatRequest { Host = "h2" }, Deadline);
+        Assert.Equal(hello.Incarnation, heartbeat.Incarnation);
+        Assert.True(heartbeat.LoadAverage >= 0);
+    }
+
+    [Fact]
     public async Task Client_without_a_certificate_gets_nothing()
     {
         var client = server.Client(null, server.Authority);

@@ -108,6 +108,15 @@ public sealed class PeerConfinementTests : IClassFixture<PeerServerFixture>
     }
 
     [Fact]
+    public async Task A_write_larger_than_a_chunk_is_refused_by_the_transport()
+    {
+        var write = new WriteRequest { Path = "a/f", Data = ByteString.CopyFrom(new byte[2 * 1024 * 1024]) };
+        var error = await Assert.ThrowsAsync<RpcException>(() => _client.WriteAsync(write, Deadline).ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+        Assert.Equal("inside", File.ReadAllText(Path.Combine(_server.Export, "a", "f")));
+    }
+
+    [Fact]
     public async Task A_path_that_names_another_file_now_is_stale()
     {
         var path = Path.Combine(_server.Export, "a", "replaced");
