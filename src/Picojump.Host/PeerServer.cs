@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -29,7 +30,7 @@ public sealed record PeerCertificates(X509Certificate2 Authority, X509Certificat
         {
             return new PeerCertificates(authority, X509Certificate2.CreateFromPemFile(tls.Cert, tls.Key));
         }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
         {
             throw new SettingsException($"keys \"tls.cert\" and \"tls.key\": {tls.Cert} and {tls.Key} are not a PEM certificate and its key ({ex.Message})");
         }
@@ -65,7 +66,25 @@ public static class PeerServer
         builder.Services.AddRouting();
         // A write carries at most one chunk; anything much larger is not a peer talking.
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = ExportPeerService.MaxChunk + 64 * 1024);
-        builder.Services.AddSingleton(service);
+        // Through a factory, so that the container disposes it (and its export descriptor).
+        builder.Services.AddSingleton(_ => service);
+    }
+
+    /// <summary>
+    /// Binds <paramref name="listen"/> once and lets go: an address in use or not on this host
+    /// is a one-line error before anything is mounted, not a failure of the started host.
+    /// </summary>
+    public static void CheckCanListen(IPEndPoint listen)
+    {
+        try
+        {
+            using var socket = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(listen);
+        }
+        catch (SocketException ex)
+        {
+            throw new SettingsException($"key \"listen\": cannot listen on {listen}: {ex.Message}");
+        }
     }
 
     public static void Map(WebApplication app) => app.MapGrpcService<ExportPeerService>();

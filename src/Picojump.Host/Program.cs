@@ -49,6 +49,7 @@ try
     if (settings.Listen != null)
     {
         peerCertificates = PeerCertificates.Load(settings.Tls!);
+        PeerServer.CheckCanListen(settings.Listen);
         peerService = new ExportPeerService(settings.Export!, settings.HostName!);
     }
     mount = FuseMount.Mount(settings.Mountpoint!, fsName: "picojump", subtype: "picojump");
@@ -103,7 +104,9 @@ try
 }
 catch (IOException ex)
 {
-    // Kestrel could not bind the peer address (in use, not on this host).
+    // Kestrel could not bind the peer address after all (taken since the check): the
+    // mount was never served, so it goes too.
+    mount.Unmount();
     Console.Error.WriteLine($"picojumpd: listen {settings.Listen}: {ex.Message}");
     return 1;
 }
