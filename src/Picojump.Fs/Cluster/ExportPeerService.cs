@@ -12,7 +12,7 @@ namespace Picojump.Fs.Cluster;
 /// <summary>
 /// The owner side of the peer API: serves one export directory to other hosts. Every path is
 /// confined by <see cref="ExportRoot"/>; file system errors go back as errno in the reply.
-/// Split by concern: names and attributes here, entries, data.
+/// Split by concern: names and directories here, entries, attributes, data, locks.
 /// </summary>
 public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
 {
@@ -22,6 +22,7 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
     private readonly ExportRoot _root;
     private readonly string _hostName;
     private readonly InvalidationHub _invalidations = new();
+    private readonly RemoteLockFiles _locks = new();
 
     /// <summary>Random per start: a peer that sees it change drops its handles and caches.</summary>
     public ulong Incarnation { get; } = BinaryPrimitives.ReadUInt64LittleEndian(RandomNumberGenerator.GetBytes(8));
@@ -32,7 +33,11 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
         _hostName = hostName;
     }
 
-    public void Dispose() => _root.Dispose();
+    public void Dispose()
+    {
+        _locks.Dispose();
+        _root.Dispose();
+    }
 
     public override Task<HelloReply> Hello(HelloRequest request, ServerCallContext context)
         => Task.FromResult(new HelloReply { Host = _hostName, ProtocolVersion = ProtocolVersion, Incarnation = Incarnation });
@@ -149,15 +154,6 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
         }
         return chunk;
     }
-
-    public override Task<LockReply> GetLock(LockRequest request, ServerCallContext context)
-        => Task.FromResult(new LockReply { Errno = (int)Errno.ENOSYS });
-
-    public override Task<ErrnoReply> SetLock(LockRequest request, ServerCallContext context)
-        => Task.FromResult(Attrs.Reply(Errno.ENOSYS));
-
-    public override Task<ErrnoReply> ReleaseLocks(ReleaseLocksRequest request, ServerCallContext context)
-        => Task.FromResult(Attrs.Reply(Errno.ENOSYS));
 
     public override async Task Invalidations(InvalidationsRequest request, IServerStreamWriter<Invalidation> responseStream, ServerCallContext context)
     {
