@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Unicode;
 using Google.Protobuf;
 using Grpc.Core;
 using Picojump.Fs.Cluster.Internal;
@@ -147,8 +148,9 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
                 position += length;
                 if (name.SequenceEqual(".\0"u8) || name.SequenceEqual("..\0"u8))
                     continue;
-                // An entry removed since getdents64 is simply left out.
-                if (Attrs.StatAt(fd, name, out var st) == Errno.OK)
+                // Left out: an entry removed since getdents64, and a name that is not UTF-8,
+                // which a peer could not name in a request (paths are proto strings).
+                if (Utf8.IsValid(name[..^1]) && Attrs.StatAt(fd, name, out var st) == Errno.OK)
                     chunk.Entries.Add(new DirEntry { Name = Encoding.UTF8.GetString(name[..^1]), Attr = Attrs.From(st) });
             }
         }

@@ -3,6 +3,7 @@ using Grpc.Core;
 using Picojump.Fs.Cluster;
 using Picojump.Fs.Native;
 using Picojump.Protos.Peer;
+using Picojump.Tests.Infrastructure;
 
 namespace Picojump.Tests.Cluster;
 
@@ -52,7 +53,20 @@ public sealed class PeerFileTests(PeerServerFixture server) : IClassFixture<Peer
                 names.Add(entry.Name, entry.Attr.Size);
         }
         Assert.Equal(600, names.Count);
+        Assert.DoesNotContain(".", names.Keys);
         Assert.Equal(599ul, names["f599"]);
+    }
+
+    [Fact]
+    public async Task ReadDir_leaves_out_names_that_are_not_UTF8()
+    {
+        var dir = Dir("readdir-bytes");
+        ExternalProgram.Bash($"touch \"$(printf '{Local(dir)}/bad\\377')\" {Local(dir)}/good").AssertSuccess();
+        using var call = _client.ReadDir(new PathRequest { Path = dir }, Deadline);
+        var names = new List<string>();
+        await foreach (var chunk in call.ResponseStream.ReadAllAsync())
+            names.AddRange(chunk.Entries.Select(e => e.Name));
+        Assert.Equal(["good"], names);
     }
 
     [Fact]
