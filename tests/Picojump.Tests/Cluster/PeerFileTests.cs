@@ -62,11 +62,19 @@ public sealed class PeerFileTests(PeerServerFixture server) : IClassFixture<Peer
     {
         var dir = Dir("readdir-bytes");
         ExternalProgram.Bash($"touch \"$(printf '{Local(dir)}/bad\\377')\" {Local(dir)}/good").AssertSuccess();
-        using var call = _client.ReadDir(new PathRequest { Path = dir }, Deadline);
-        var names = new List<string>();
-        await foreach (var chunk in call.ResponseStream.ReadAllAsync())
-            names.AddRange(chunk.Entries.Select(e => e.Name));
-        Assert.Equal(["good"], names);
+        try
+        {
+            using var call = _client.ReadDir(new PathRequest { Path = dir }, Deadline);
+            var names = new List<string>();
+            await foreach (var chunk in call.ResponseStream.ReadAllAsync())
+                names.AddRange(chunk.Entries.Select(e => e.Name));
+            Assert.Equal(["good"], names);
+        }
+        finally
+        {
+            // .NET cannot name that file to delete it: the fixture's cleanup would fail.
+            ExternalProgram.Bash($"rm -rf {Local(dir)}").AssertSuccess();
+        }
     }
 
     [Fact]
