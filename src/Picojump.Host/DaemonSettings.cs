@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json;
 
 namespace Picojump.Host;
@@ -22,6 +23,16 @@ public sealed record DaemonSettings
 
     /// <summary>How long the kernel caches names and attributes, in seconds.</summary>
     public double CacheSeconds { get; init; } = 1.0;
+
+    /// <summary>This host's name in the cluster (what peers call it).</summary>
+    public string? HostName { get; init; }
+
+    /// <summary>Where the peer API listens (mutual TLS); null: a single host, no peer API.</summary>
+    public IPEndPoint? Listen { get; init; }
+
+    public IReadOnlyList<PeerSetting> Peers { get; init; } = [];
+
+    public TlsSettings? Tls { get; init; }
 
     /// <summary>Reads <paramref name="path"/>; a missing default file means built-in defaults.</summary>
     public static DaemonSettings Load(string? path)
@@ -62,6 +73,12 @@ public sealed record DaemonSettings
             // TryGet* throw on anything but a number, so the kind is checked first.
             "readerThreads" when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var n) && n is >= 0 and <= 64 => this with { ReaderThreads = n },
             "cacheSeconds" when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var s) && s is >= 0 and <= 3600 => this with { CacheSeconds = s },
+            "hostName" when value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } name => this with { HostName = name },
+            "listen" when value.ValueKind == JsonValueKind.String && IPEndPoint.TryParse(value.GetString()!, out var endpoint) && endpoint.Port > 0 => this with { Listen = endpoint },
+            "peers" => this with { Peers = PeerSetting.Parse(value, $"config file {path}", property.Name) },
+            "tls" => this with { Tls = TlsSettings.Parse(value, $"config file {path}", property.Name) },
+            "hostName" => throw new SettingsException($"{Where()} must be a non-empty string"),
+            "listen" => throw new SettingsException($"{Where()} must be \"ADDRESS:PORT\" with an IP address and a port from 1 to 65535"),
             "export" or "mountpoint" => throw new SettingsException($"{Where()} must be a path string"),
             "passthrough" => throw new SettingsException($"{Where()} must be true or false"),
             "readerThreads" => throw new SettingsException($"{Where()} must be an integer from 0 to 64"),
@@ -81,6 +98,15 @@ public sealed record DaemonSettings
             throw new SettingsException($"export directory {Export} does not exist");
         if (Path.GetFullPath(Mountpoint).StartsWith(Path.GetFullPath(Export).TrimEnd('/') + "/", StringComparison.Ordinal))
             throw new SettingsException($"mountpoint {Mountpoint} lies inside the export {Export}");
+        if (Listen == null)
+            return;
+        if (HostName == null)
+            throw new SettingsException("\"listen\" needs \"hostName\" in the config file");
+        if (Tls == null)
+            throw new SettingsException("\"listen\" needs \"tls\" (ca, cert, key) in the config file");
+        foreach (var (key, file) in new[] { ("tls.ca", Tls.Ca), ("tls.cert", Tls.Cert), ("tls.key", Tls.Key) })
+            if (!File.Exists(file))
+                throw new SettingsException($"key \"{key}\": {file} does not exist");
     }
 }
 

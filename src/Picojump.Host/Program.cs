@@ -1,7 +1,10 @@
 using System.CommandLine;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Picojump.Fs.Cluster;
 using Picojump.Fs.Fuse;
 using Picojump.Fs.Local;
 using Picojump.Host;
@@ -27,6 +30,8 @@ if (parsed.Action is not null && parsed.Action.GetType().Name is "HelpAction" or
 DaemonSettings settings;
 FuseMount mount;
 LocalFileSystem fileSystem;
+PeerCertificates? peerCertificates = null;
+ExportPeerService? peerService = null;
 using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
 try
 {
@@ -41,9 +46,15 @@ try
     var cache = TimeSpan.FromSeconds(settings.CacheSeconds);
     fileSystem = LocalFileSystem.Open(settings.Export!, new LocalFileSystemOptions { EntryTimeout = cache, AttrTimeout = cache },
         loggerFactory.CreateLogger<LocalFileSystem>());
+    if (settings.Listen != null)
+    {
+        peerCertificates = PeerCertificates.Load(settings.Tls!);
+        PeerServer.CheckCanListen(settings.Listen);
+        peerService = new ExportPeerService(settings.Export!, settings.HostName!);
+    }
     mount = FuseMount.Mount(settings.Mountpoint!, fsName: "picojump", subtype: "picojump");
 }
-catch (Exception ex) when (ex is SettingsException or FuseMountException or DirectoryNotFoundException)
+catch (Exception ex) when (ex is SettingsException or FuseMountException or DirectoryNotFoundException or CryptographicException)
 {
     Console.Error.WriteLine($"picojumpd: {ex.Message}");
     return 1;
@@ -53,7 +64,10 @@ catch (Exception ex) when (ex is SettingsException or FuseMountException or Dire
 // with a recursive inotify watcher that walks every directory below it. When the
 // mountpoint lies below, that walk stats the mount before we serve it and the daemon
 // deadlocks on its own mount (and it would watch all of /pj under systemd's cwd "/").
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+// With a peer API the same goes for the web host: an empty builder, no config files.
+IHostApplicationBuilder builder = settings.Listen == null
+    ? Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true })
+    : WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
 builder.Logging.ClearProviders();
 // Under systemd, stdout is the journal (JOURNAL_STREAM): log in its format, with priorities.
 if (Environment.GetEnvironmentVariable("JOURNAL_STREAM") != null)
@@ -72,5 +86,28 @@ builder.Services.AddSingleton(new FuseServerOptions
 builder.Services.AddHostedService<FileSystemService>();
 builder.Services.AddHostedService<SystemdNotifier>();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
-await builder.Build().RunAsync();
+IHost host;
+if (builder is WebApplicationBuilder web)
+{
+    PeerServer.Configure(web, settings.Listen!, peerCertificates!, peerService!);
+    var app = web.Build();
+    PeerServer.Map(app);
+    host = app;
+}
+else
+{
+    host = ((HostApplicationBuilder)builder).Build();
+}
+try
+{
+    await host.RunAsync();
+}
+catch (IOException ex)
+{
+    // Kestrel could not bind the peer address after all (taken since the check): the
+    // mount was never served, so it goes too.
+    mount.Unmount();
+    Console.Error.WriteLine($"picojumpd: listen {settings.Listen}: {ex.Message}");
+    return 1;
+}
 return 0;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Picojump.Fs.Cluster;
 
 namespace Picojump.Cli.Certificates;
 
@@ -18,8 +19,8 @@ public static class ClusterCertificates
     /// <summary>Backdating covers clocks a few minutes apart between hosts.</summary>
     private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(5);
 
-    public static readonly Oid ServerAuth = new("1.3.6.1.5.5.7.3.1", "Server Authentication");
-    public static readonly Oid ClientAuth = new("1.3.6.1.5.5.7.3.2", "Client Authentication");
+    public static readonly Oid ServerAuth = PeerTrust.ServerAuth;
+    public static readonly Oid ClientAuth = PeerTrust.ClientAuth;
 
     /// <summary>A self-signed CA (ECDSA P-256) that may sign host certificates only, with its private key.</summary>
     public static X509Certificate2 CreateAuthority(string name)
@@ -69,25 +70,7 @@ public static class ClusterCertificates
     /// in the given role (<see cref="ServerAuth"/> or <see cref="ClientAuth"/>); else why not.
     /// </summary>
     public static bool IsValidPeer(X509Certificate2 authority, X509Certificate2 peer, Oid role, out string problem)
-    {
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(authority);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.ApplicationPolicy.Add(role);
-        if (!chain.Build(peer))
-        {
-            problem = string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Distinct());
-            return false;
-        }
-        if (chain.ChainElements[^1].Certificate.Thumbprint != authority.Thumbprint)
-        {
-            problem = "the certificate does not chain to the cluster CA";
-            return false;
-        }
-        problem = "";
-        return true;
-    }
+        => PeerTrust.IsValidPeer(authority, peer, role, out problem);
 
     /// <summary>
     /// The SslStream callback for one side of a peer connection: the other side must present

@@ -11,14 +11,24 @@ public sealed record TlsFiles(string Authority, string Certificate, string Key);
 
 public static class HostConfig
 {
+    /// <summary>Where each dev-cluster host serves the peer API, on its own address.</summary>
+    public const int PeerPort = 7070;
+
     /// <summary>
-    /// picojumpd rejects unknown keys and reads no cluster settings yet, so its config holds
-    /// only what it accepts today and the cluster facts wait beside it in cluster.json; once
-    /// the daemon takes them, they move into picojumpd.json here.
+    /// picojumpd.json holds what the daemon serves, the peer API included; cluster.json keeps
+    /// the same facts for pjctl and the tests, which read them without the daemon's schema.
     /// </summary>
     public static void Write(HostLayout host, HostFacts facts)
     {
-        WriteJson(host.DaemonConfig, new { export = host.Export, mountpoint = "/pj" });
+        WriteJson(host.DaemonConfig, new
+        {
+            export = host.Export,
+            mountpoint = "/pj",
+            hostName = facts.Host,
+            listen = $"{facts.Address}:{PeerPort}",
+            peers = facts.Peers.Select(p => new { name = p.Host, address = $"{p.Address}:{PeerPort}" }),
+            tls = new { ca = facts.Tls.Authority, cert = facts.Tls.Certificate, key = facts.Tls.Key },
+        });
         WriteJson(host.ClusterConfig, facts);
     }
 

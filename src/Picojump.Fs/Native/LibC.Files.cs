@@ -7,6 +7,7 @@ public static unsafe partial class LibC
     private const long SYS_openat2 = 437;
     private const long SYS_getdents64 = 217;
 
+    public const ulong RESOLVE_NO_XDEV = 0x01;
     public const ulong RESOLVE_NO_MAGICLINKS = 0x02;
     public const ulong RESOLVE_NO_SYMLINKS = 0x04;
     public const ulong RESOLVE_BENEATH = 0x08;

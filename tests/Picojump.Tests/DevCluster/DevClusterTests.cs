@@ -29,6 +29,19 @@ public sealed class DevClusterTests(DevClusterFixture cluster) : IClassFixture<D
     }
 
     [SkippableFact]
+    public void Each_host_reaches_the_peer_port_of_the_others()
+    {
+        cluster.EnsureUp();
+
+        // Inside the cluster's own network namespaces: h2 and h3 dial h1's peer API.
+        foreach (var host in new[] { "h2", "h3" })
+        {
+            var dial = _pjctl.Exec(host, "bash", "-c", $"echo > /dev/tcp/{cluster.Address("h1")}/{Picojump.Cli.DevCluster.HostConfig.PeerPort}");
+            Assert.True(dial.ExitCode == 0, $"{host} -> h1: {dial}");
+        }
+    }
+
+    [SkippableFact]
     public void Exec_passes_stdin_stdout_stderr_and_the_exit_code()
     {
         cluster.EnsureUp();
