@@ -28,7 +28,7 @@ public sealed class BlockCacheTests : IDisposable
     }
 
     [Fact]
-    public void A_full_block_reads_back_byte_for_byte()
+    public void AFullBlockReadsBackByteForByte()
     {
         var key = Key(fileId: 7, blockIndex: 0);
         _cache.Write(key, Content(key, BlockSize));
@@ -37,7 +37,7 @@ public sealed class BlockCacheTests : IDisposable
     }
 
     [Fact]
-    public void A_short_last_block_keeps_its_length()
+    public void AShortLastBlockKeepsItsLength()
     {
         var key = Key(fileId: 7, blockIndex: 3);
         _cache.Write(key, Content(key, 1234));
@@ -46,7 +46,7 @@ public sealed class BlockCacheTests : IDisposable
     }
 
     [Fact]
-    public void Unknown_keys_other_versions_and_other_blocks_miss()
+    public void UnknownKeysOtherVersionsAndOtherBlocksMiss()
     {
         var key = Key(fileId: 7, blockIndex: 2, version: 100);
         _cache.Write(key, Content(key, BlockSize));
@@ -59,7 +59,7 @@ public sealed class BlockCacheTests : IDisposable
     }
 
     [Fact]
-    public void Stats_count_hits_and_misses()
+    public void StatsCountHitsAndMisses()
     {
         var key = Key(fileId: 1, blockIndex: 0);
         _cache.Write(key, Content(key, 100));
@@ -74,7 +74,7 @@ public sealed class BlockCacheTests : IDisposable
     }
 
     [Fact]
-    public void Invalidate_hides_every_version_and_block_of_that_file_only()
+    public void InvalidateHidesEveryVersionAndBlockOfThatFileOnly()
     {
         var oldVersion = Key(fileId: 5, blockIndex: 0, version: 1);
         var newVersion = Key(fileId: 5, blockIndex: 1, version: 2);
@@ -92,7 +92,7 @@ public sealed class BlockCacheTests : IDisposable
     }
 
     [Fact]
-    public void A_block_written_again_after_Invalidate_hits()
+    public void ABlockWrittenAgainAfterInvalidateHits()
     {
         var key = Key(fileId: 5, blockIndex: 0);
         _cache.Write(key, Content(key, 4096));
@@ -105,7 +105,7 @@ public sealed class BlockCacheTests : IDisposable
     }
 
     [Fact]
-    public void A_block_longer_than_BlockSize_is_refused()
+    public void ABlockLongerThanBlockSizeIsRefused()
     {
         Assert.Throws<ArgumentException>(() => _cache.Write(Key(1, 0), new byte[BlockSize + 1]));
     }

@@ -1,0 +1,97 @@
+using Picojump.Fs.Cache;
+using static Picojump.Tests.Cache.CacheTestData;
+
+namespace Picojump.Tests.Cache;
+
+public sealed class BlockCachePersistenceTests : IDisposable
+{
+    private const int BlockSize = 64 << 10;
+    private readonly CacheDirectory _directory = new();
+
+    public void Dispose() => _directory.Dispose();
+
+    private BlockCache Open() => new(new BlockCacheOptions
+    {
+        Directory = _directory.Path,
+        BlockSize = BlockSize,
+        MemoryBytes = 1L << 20,
+        MaxBytes = 16L << 20,
+        CheckpointInterval = TimeSpan.Zero,
+    });
+
+    private static BlockKey[] WriteBlocks(BlockCache cache, int count)
+    {
+        var keys = Enumerable.Range(0, count).Select(i => Key(fileId: 3, blockIndex: (ulong)i)).ToArray();
+        foreach (var key in keys)
+        {
+            cache.Write(key, Content(key, key.BlockIndex == (ulong)(count - 1) ? 777 : BlockSize));
+        }
+        return keys;
+    }
+
+    [Fact]
+    public async Task ARestartedCacheHitsWithTheSameBytes()
+    {
+        BlockKey[] keys;
+        using (var cache = Open())
+        {
+            keys = WriteBlocks(cache, 40);
+            await cache.CheckpointAsync();
+        }
+
+        using var reopened = Open();
+        foreach (var key in keys)
+        {
+            AssertHit(reopened, key, key == keys[^1] ? 777 : BlockSize);
+        }
+    }
+
+    [Fact]
+    public void DisposeTakesTheCheckpointARestartRecovers()
+    {
+        BlockKey[] keys;
+        using (var cache = Open())
+        {
+            keys = WriteBlocks(cache, 5);
+        }
+
+        using var reopened = Open();
+        AssertHit(reopened, keys[0], BlockSize);
+        AssertHit(reopened, keys[^1], 777);
+    }
+
+    [Fact]
+    public void AnInvalidationSurvivesARestart()
+    {
+        BlockKey[] keys;
+        using (var cache = Open())
+        {
+            keys = WriteBlocks(cache, 3);
+            cache.Invalidate(CacheTestData.Owner, fileId: 3);
+        }
+
+        using var reopened = Open();
+        AssertMiss(reopened, keys[0]);
+        AssertMiss(reopened, keys[^1]);
+    }
+
+    [Fact]
+    public void ACorruptCheckpointOpensAnEmptyCache()
+    {
+        BlockKey[] keys;
+        using (var cache = Open())
+        {
+            keys = WriteBlocks(cache, 5);
+        }
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(_directory.Path, "checkpoints"), "*", SearchOption.AllDirectories))
+        {
+            File.WriteAllBytes(file, new byte[Math.Max(1, new FileInfo(file).Length)].Select((_, i) => (byte)(i * 31 + 7)).ToArray());
+        }
+
+        using var reopened = Open();
+        AssertMiss(reopened, keys[0]);
+        var key = Key(fileId: 99, blockIndex: 0);
+        reopened.Write(key, Content(key, 100));
+        AssertHit(reopened, key, 100);
+    }
+}
