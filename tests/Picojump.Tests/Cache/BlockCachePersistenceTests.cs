@@ -10,14 +10,14 @@ public sealed class BlockCachePersistenceTests : IDisposable
 
     public void Dispose() => _directory.Dispose();
 
-    private BlockCache Open() => new(new BlockCacheOptions
+    private BlockCache Open(RecordingLogger? logger = null) => new(new BlockCacheOptions
     {
         Directory = _directory.Path,
         BlockSize = BlockSize,
         MemoryBytes = 1L << 20,
         MaxBytes = 16L << 20,
         CheckpointInterval = TimeSpan.Zero,
-    });
+    }, logger);
 
     private static BlockKey[] WriteBlocks(BlockCache cache, int count)
     {
@@ -88,7 +88,9 @@ public sealed class BlockCachePersistenceTests : IDisposable
             File.WriteAllBytes(file, new byte[Math.Max(1, new FileInfo(file).Length)].Select((_, i) => (byte)(i * 31 + 7)).ToArray());
         }
 
-        using var reopened = Open();
+        var logger = new RecordingLogger();
+        using var reopened = Open(logger);
+        Assert.Contains(Microsoft.Extensions.Logging.LogLevel.Warning, logger.Levels);
         AssertMiss(reopened, keys[0]);
         var key = Key(fileId: 99, blockIndex: 0);
         reopened.Write(key, Content(key, 100));

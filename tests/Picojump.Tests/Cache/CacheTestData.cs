@@ -41,3 +41,21 @@ internal static class CacheTestData
         Assert.Equal(0, length);
     }
 }
+
+/// <summary>Keeps the level of every message, so a test can tell a fallback path was taken.</summary>
+internal sealed class RecordingLogger : Microsoft.Extensions.Logging.ILogger
+{
+    public List<Microsoft.Extensions.Logging.LogLevel> Levels { get; } = [];
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        lock (Levels)
+        {
+            Levels.Add(logLevel);
+        }
+    }
+}
