@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using FASTER.core;
+using Microsoft.Extensions.Logging;
 using Picojump.Fs.Cache.Internal;
 
 namespace Picojump.Fs.Cache;
@@ -45,12 +47,12 @@ public sealed partial class BlockCache
         var session = _sessions.Rent();
         try
         {
-            var blockAddress = ReadRecord(session, blockKey, destination, out length);
+            var blockAddress = ReadVerified(session, blockKey, destination, out length);
             if (blockAddress >= 0 && length > destination.Length)
             {
                 throw new ArgumentException($"The block is {length} bytes; the destination holds {destination.Length}.", nameof(destination));
             }
-            if (blockAddress >= 0 && ReadRecord(session, markerKey, marker, out _) >= 0
+            if (blockAddress >= 0 && ReadVerified(session, markerKey, marker, out _) >= 0
                 && blockAddress < BinaryPrimitives.ReadInt64LittleEndian(marker))
             {
                 blockAddress = -1;
@@ -96,10 +98,32 @@ public sealed partial class BlockCache
         Upsert(markerKey, marker);
     }
 
+    /// <summary>
+    /// Reads one record's payload into the buffer; returns its log address, or -1 if there is
+    /// none or its checksum does not match (that record is then as good as absent).
+    /// </summary>
+    private long ReadVerified(
+        ClientSession<SpanByte, SpanByte, SpanByte, BlockReadOutput, Empty, BlockFunctions> session,
+        ReadOnlySpan<byte> keyBytes, Span<byte> destination, out int length)
+    {
+        var address = ReadRecord(session, keyBytes, destination, out length, out var checksum);
+        if (address < 0 || length > destination.Length)
+        {
+            return address;
+        }
+        if (length < 0 || checksum != BlockChecksum.Compute(keyBytes, destination[..length]))
+        {
+            _logger.LogWarning("Block cache record at {Address} in {Directory} fails its checksum; treated as a miss", address, _options.Directory);
+            length = 0;
+            return -1;
+        }
+        return address;
+    }
+
     /// <summary>Reads one record into the buffer; returns its log address, or -1 if there is none.</summary>
     private static unsafe long ReadRecord(
         ClientSession<SpanByte, SpanByte, SpanByte, BlockReadOutput, Empty, BlockFunctions> session,
-        ReadOnlySpan<byte> keyBytes, Span<byte> destination, out int length)
+        ReadOnlySpan<byte> keyBytes, Span<byte> destination, out int length, out ulong checksum)
     {
         fixed (byte* keyPointer = keyBytes)
         fixed (byte* destinationPointer = destination)
@@ -117,6 +141,7 @@ public sealed partial class BlockCache
                     if (!completed.Next())
                     {
                         length = 0;
+                        checksum = 0;
                         return -1;
                     }
                     status = completed.Current.Status;
@@ -125,26 +150,34 @@ public sealed partial class BlockCache
                 }
             }
             length = status.Found ? output.Length : 0;
+            checksum = output.Checksum;
             return status.Found ? address : -1;
         }
     }
 
-    private unsafe void Upsert(ReadOnlySpan<byte> keyBytes, ReadOnlySpan<byte> valueBytes)
+    private unsafe void Upsert(ReadOnlySpan<byte> keyBytes, ReadOnlySpan<byte> payload)
     {
+        // The value is the checksum followed by the payload, contiguous: one copy into a pooled buffer.
+        var valueLength = BlockChecksum.Length + payload.Length;
+        var valueBuffer = ArrayPool<byte>.Shared.Rent(valueLength);
         var session = _sessions.Rent();
         try
         {
+            var valueBytes = valueBuffer.AsSpan(0, valueLength);
+            BinaryPrimitives.WriteUInt64LittleEndian(valueBytes, BlockChecksum.Compute(keyBytes, payload));
+            payload.CopyTo(valueBytes[BlockChecksum.Length..]);
             fixed (byte* keyPointer = keyBytes)
             fixed (byte* valuePointer = valueBytes)
             {
                 var key = SpanByte.FromPointer(keyPointer, keyBytes.Length);
-                var value = SpanByte.FromPointer(valuePointer, valueBytes.Length);
+                var value = SpanByte.FromPointer(valuePointer, valueLength);
                 session.Upsert(ref key, ref value);
             }
         }
         finally
         {
             _sessions.Return(session);
+            ArrayPool<byte>.Shared.Return(valueBuffer);
         }
     }
 

@@ -96,4 +96,27 @@ public sealed class BlockCachePersistenceTests : IDisposable
         reopened.Write(key, Content(key, 100));
         AssertHit(reopened, key, 100);
     }
+
+    [Fact]
+    public void ABlockDamagedOnDiskReadsAsAMiss()
+    {
+        BlockKey[] keys;
+        using (var cache = Open())
+        {
+            keys = WriteBlocks(cache, 5);
+        }
+        var damaged = keys[2];
+        var needle = Content(damaged, BlockSize).AsSpan(0, 256).ToArray();
+        var segment = Directory.EnumerateFiles(_directory.Path, "blocks.log.*").Single(file => File.ReadAllBytes(file).AsSpan().IndexOf(needle) >= 0);
+        var bytes = File.ReadAllBytes(segment);
+        bytes[bytes.AsSpan().IndexOf(needle) + 100] ^= 0xFF;
+        File.WriteAllBytes(segment, bytes);
+
+        var logger = new RecordingLogger();
+        using var reopened = Open(logger);
+        AssertMiss(reopened, damaged);
+        Assert.Contains(Microsoft.Extensions.Logging.LogLevel.Warning, logger.Levels);
+        AssertHit(reopened, keys[1], BlockSize);
+        AssertHit(reopened, keys[3], BlockSize);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using FASTER.core;
 
 namespace Picojump.Fs.Cache.Internal;
@@ -21,11 +22,19 @@ internal sealed unsafe class BlockFunctions : SpanByteFunctions<SpanByte, BlockR
 
     private static bool CopyOut(ref SpanByte value, ref BlockReadOutput dst, long address)
     {
-        dst.Length = value.Length;
         dst.Address = address;
-        if (value.Length <= dst.Capacity)
+        var stored = value.AsReadOnlySpan();
+        if (stored.Length < BlockChecksum.Length)
         {
-            value.AsReadOnlySpan().CopyTo(new Span<byte>(dst.Destination, dst.Capacity));
+            dst.Length = -1;
+            return true;
+        }
+        dst.Checksum = BinaryPrimitives.ReadUInt64LittleEndian(stored);
+        var payload = stored[BlockChecksum.Length..];
+        dst.Length = payload.Length;
+        if (payload.Length <= dst.Capacity)
+        {
+            payload.CopyTo(new Span<byte>(dst.Destination, dst.Capacity));
         }
         return true;
     }

@@ -10,8 +10,11 @@ internal unsafe struct BlockReadOutput
     public byte* Destination;
     public int Capacity;
 
-    /// <summary>The record's value length; bytes were copied only if it is at most Capacity.</summary>
+    /// <summary>The payload's length (the value without its checksum), or -1 if the value is too short to be ours; bytes were copied only if it is at most Capacity.</summary>
     public int Length;
+
+    /// <summary>The checksum stored in front of the payload.</summary>
+    public ulong Checksum;
 
     /// <summary>The record's logical address in the log: the invalidation check compares it.</summary>
     public long Address;

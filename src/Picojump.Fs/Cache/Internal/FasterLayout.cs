@@ -6,7 +6,7 @@ namespace Picojump.Fs.Cache.Internal;
 internal readonly record struct FasterLayout(int PageSizeBits, int MemorySizeBits, int SegmentSizeBits, long IndexBuckets)
 {
     // Record header, key and value length prefixes: a block record is a little over BlockSize.
-    private const int RecordOverhead = 64;
+    private const int RecordOverhead = 64 + BlockChecksum.Length;
 
     public static FasterLayout For(BlockCacheOptions options)
     {
