@@ -60,6 +60,10 @@ public sealed partial class BlockCache : IDisposable
         await _checkpointGate.WaitAsync().ConfigureAwait(false);
         try
         {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                return;
+            }
             // Fold-over: flush the log up to its tail and snapshot the index; no second copy of the data.
             var (success, _) = await _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).ConfigureAwait(false);
             if (!success)
@@ -80,9 +84,10 @@ public sealed partial class BlockCache : IDisposable
             return;
         }
         _checkpointTimer?.Dispose();
+        // Waits for a running checkpoint; a timer checkpoint queued behind this one sees _disposed and returns.
+        _checkpointGate.Wait();
         try
         {
-            _checkpointGate.Wait();
             var (success, _) = _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).AsTask().GetAwaiter().GetResult();
             if (!success)
             {
@@ -96,7 +101,7 @@ public sealed partial class BlockCache : IDisposable
         _sessions.Dispose();
         _store.Dispose();
         _device.Dispose();
-        _checkpointGate.Dispose();
+        _checkpointGate.Release();
     }
 
     private async Task CheckpointInBackgroundAsync()
@@ -148,7 +153,8 @@ public sealed partial class BlockCache : IDisposable
     {
         // Buffered writes: FASTER's default (O_DIRECT and write-through) made every page flush
         // wait on the disk and cut write throughput several-fold on the test VM. A process crash
-        // loses nothing the page cache holds; a power loss can leave the log behind its checkpoint.
+        // loses nothing the page cache holds; after a power loss that leaves the log behind its
+        // checkpoint, the records' checksums turn lost blocks into misses.
         var device = Devices.CreateLogDevice(Path.Combine(_options.Directory, LogFileName), preallocateFile: false, deleteOnClose: false, recoverDevice: true, disableFileBuffering: false);
         var logSettings = new LogSettings
         {

@@ -119,4 +119,30 @@ public sealed class BlockCachePersistenceTests : IDisposable
         AssertHit(reopened, keys[1], BlockSize);
         AssertHit(reopened, keys[3], BlockSize);
     }
+
+    [Fact]
+    public void ALogCutShortBehindItsCheckpointGivesMissesNotErrors()
+    {
+        BlockKey[] keys;
+        using (var cache = Open())
+        {
+            keys = WriteBlocks(cache, 8);
+        }
+        foreach (var segment in Directory.EnumerateFiles(_directory.Path, "blocks.log.*"))
+        {
+            using var file = File.OpenWrite(segment);
+            file.SetLength(file.Length / 4);
+        }
+
+        using var reopened = Open();
+        var buffer = new byte[BlockSize];
+        foreach (var key in keys)
+        {
+            if (reopened.TryRead(key, buffer, out var length))
+            {
+                Assert.True(Content(key, length).AsSpan().SequenceEqual(buffer.AsSpan(0, length)));
+            }
+        }
+        AssertMiss(reopened, keys[^2]);
+    }
 }
