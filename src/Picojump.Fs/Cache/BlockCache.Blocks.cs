@@ -13,12 +13,14 @@ namespace Picojump.Fs.Cache;
 // lies at or after its file's marker value. The marker lives in the same log as the blocks, so
 // a checkpoint saves it together with them (no side file to keep consistent), and FIFO eviction
 // cannot drop a marker while keeping a block it hides: every such block is older in the log.
+// Markers not yet checkpointed are also in a small journal file, replayed on open.
 public sealed partial class BlockCache
 {
     private const int BlockKeyLength = 32;
     private const int MarkerKeyLength = 16;
 
     private readonly Lock _evictionLock = new();
+    private readonly Lock _invalidationLock = new();
     private long _hits;
     private long _misses;
     private long _evictions;
@@ -86,16 +88,34 @@ public sealed partial class BlockCache
         EvictIfOverBudget();
     }
 
-    /// <summary>Hides every cached version and block of the file from later reads.</summary>
+    /// <summary>Hides every cached version and block of the file from later reads, also after a restart.</summary>
     public void Invalidate(ulong ownerHost, ulong fileId)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        // Journal and marker together: a checkpoint that covers the journal entry holds the marker.
+        lock (_invalidationLock)
+        {
+            _journal.Append(ownerHost, fileId);
+            UpsertMarker(ownerHost, fileId);
+        }
+    }
+
+    private void UpsertMarker(ulong ownerHost, ulong fileId)
+    {
         Span<byte> markerKey = stackalloc byte[MarkerKeyLength];
         EncodeMarkerKey(ownerHost, fileId, markerKey);
         Span<byte> marker = stackalloc byte[sizeof(long)];
         // Every block written so far lies below the tail; a block written from now on lies above it.
         BinaryPrimitives.WriteInt64LittleEndian(marker, _store.Log.TailAddress);
         Upsert(markerKey, marker);
+    }
+
+    private long JournalLengthCoveredByNextCheckpoint()
+    {
+        lock (_invalidationLock)
+        {
+            return _journal.Length;
+        }
     }
 
     /// <summary>

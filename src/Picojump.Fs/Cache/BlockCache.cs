@@ -20,6 +20,7 @@ public sealed partial class BlockCache : IDisposable
 {
     private const string LogFileName = "blocks.log";
     private const string CheckpointDirectoryName = "checkpoints";
+    private const string JournalFileName = "invalidations.journal";
 
     private readonly BlockCacheOptions _options;
     private readonly FasterLayout _layout;
@@ -27,6 +28,7 @@ public sealed partial class BlockCache : IDisposable
     private readonly IDevice _device;
     private readonly FasterKV<SpanByte, SpanByte> _store;
     private readonly SessionPool _sessions;
+    private readonly InvalidationJournal _journal;
     private readonly SemaphoreSlim _checkpointGate = new(1, 1);
     private readonly Timer? _checkpointTimer;
     private int _disposed;
@@ -42,6 +44,12 @@ public sealed partial class BlockCache : IDisposable
 
         (_device, _store) = OpenRecovered();
         _sessions = new SessionPool(_store);
+        _journal = new InvalidationJournal(Path.Combine(options.Directory, JournalFileName));
+        // Invalidations after the checkpoint just recovered, had the last run died before taking another.
+        foreach (var (ownerHost, fileId) in _journal.ReadEntries())
+        {
+            UpsertMarker(ownerHost, fileId);
+        }
         if (options.CheckpointInterval > TimeSpan.Zero)
         {
             _checkpointTimer = new Timer(_ => _ = CheckpointInBackgroundAsync(), null, options.CheckpointInterval, options.CheckpointInterval);
@@ -64,9 +72,14 @@ public sealed partial class BlockCache : IDisposable
             {
                 return;
             }
+            var journalCovered = JournalLengthCoveredByNextCheckpoint();
             // Fold-over: flush the log up to its tail and snapshot the index; no second copy of the data.
             var (success, _) = await _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).ConfigureAwait(false);
-            if (!success)
+            if (success)
+            {
+                _journal.DropBefore(journalCovered);
+            }
+            else
             {
                 _logger.LogWarning("Block cache checkpoint in {Directory} did not complete", _options.Directory);
             }
@@ -88,8 +101,13 @@ public sealed partial class BlockCache : IDisposable
         _checkpointGate.Wait();
         try
         {
+            var journalCovered = JournalLengthCoveredByNextCheckpoint();
             var (success, _) = _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).AsTask().GetAwaiter().GetResult();
-            if (!success)
+            if (success)
+            {
+                _journal.DropBefore(journalCovered);
+            }
+            else
             {
                 _logger.LogWarning("Final block cache checkpoint in {Directory} did not complete", _options.Directory);
             }
@@ -98,6 +116,7 @@ public sealed partial class BlockCache : IDisposable
         {
             _logger.LogWarning(ex, "Final block cache checkpoint in {Directory} failed; the next start may find it empty", _options.Directory);
         }
+        _journal.Dispose();
         _sessions.Dispose();
         _store.Dispose();
         _device.Dispose();
@@ -182,6 +201,7 @@ public sealed partial class BlockCache : IDisposable
         {
             Directory.Delete(checkpointDirectory, recursive: true);
         }
+        File.Delete(Path.Combine(_options.Directory, JournalFileName));
         foreach (var segment in Directory.EnumerateFiles(_options.Directory, LogFileName + ".*"))
         {
             File.Delete(segment);

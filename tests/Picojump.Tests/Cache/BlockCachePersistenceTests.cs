@@ -145,4 +145,38 @@ public sealed class BlockCachePersistenceTests : IDisposable
         }
         AssertMiss(reopened, keys[^2]);
     }
+
+    [Fact]
+    public async Task AnInvalidationAfterTheLastCheckpointSurvivesACrash()
+    {
+        using var crashed = new CacheDirectory();
+        BlockKey[] keys;
+        var otherFile = Key(fileId: 4, blockIndex: 0);
+        using (var cache = Open())
+        {
+            keys = WriteBlocks(cache, 3);
+            cache.Write(otherFile, Content(otherFile, 100));
+            await cache.CheckpointAsync();
+            cache.Invalidate(CacheTestData.Owner, fileId: 3);
+            // The files as a killed process would leave them: no checkpoint since the invalidation.
+            foreach (var file in Directory.EnumerateFiles(_directory.Path, "*", SearchOption.AllDirectories))
+            {
+                var copy = Path.Combine(crashed.Path, Path.GetRelativePath(_directory.Path, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+                File.Copy(file, copy);
+            }
+        }
+
+        using var reopened = new BlockCache(new BlockCacheOptions
+        {
+            Directory = crashed.Path,
+            BlockSize = BlockSize,
+            MemoryBytes = 1L << 20,
+            MaxBytes = 16L << 20,
+            CheckpointInterval = TimeSpan.Zero,
+        });
+        AssertMiss(reopened, keys[0]);
+        AssertMiss(reopened, keys[^1]);
+        AssertHit(reopened, otherFile, 100);
+    }
 }
