@@ -72,17 +72,7 @@ public sealed partial class BlockCache : IDisposable
             {
                 return;
             }
-            var journalCovered = JournalLengthCoveredByNextCheckpoint();
-            // Fold-over: flush the log up to its tail and snapshot the index; no second copy of the data.
-            var (success, _) = await _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).ConfigureAwait(false);
-            if (success)
-            {
-                _journal.DropBefore(journalCovered);
-            }
-            else
-            {
-                _logger.LogWarning("Block cache checkpoint in {Directory} did not complete", _options.Directory);
-            }
+            await TakeCheckpointAsync().ConfigureAwait(false);
         }
         finally
         {
@@ -101,16 +91,7 @@ public sealed partial class BlockCache : IDisposable
         _checkpointGate.Wait();
         try
         {
-            var journalCovered = JournalLengthCoveredByNextCheckpoint();
-            var (success, _) = _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).AsTask().GetAwaiter().GetResult();
-            if (success)
-            {
-                _journal.DropBefore(journalCovered);
-            }
-            else
-            {
-                _logger.LogWarning("Final block cache checkpoint in {Directory} did not complete", _options.Directory);
-            }
+            TakeCheckpointAsync().GetAwaiter().GetResult();
         }
         catch (Exception ex) when (ex is IOException or FasterException or InvalidOperationException)
         {
@@ -121,6 +102,22 @@ public sealed partial class BlockCache : IDisposable
         _store.Dispose();
         _device.Dispose();
         _checkpointGate.Release();
+    }
+
+    /// <summary>One checkpoint; the caller holds the checkpoint gate.</summary>
+    private async Task TakeCheckpointAsync()
+    {
+        var journalCovered = JournalLengthCoveredByNextCheckpoint();
+        // Fold-over: flush the log up to its tail and snapshot the index; no second copy of the data.
+        var (success, _) = await _store.TakeFullCheckpointAsync(CheckpointType.FoldOver).ConfigureAwait(false);
+        if (success)
+        {
+            _journal.DropBefore(journalCovered);
+        }
+        else
+        {
+            _logger.LogWarning("Block cache checkpoint in {Directory} did not complete", _options.Directory);
+        }
     }
 
     private async Task CheckpointInBackgroundAsync()
