@@ -10,13 +10,15 @@ public sealed class BlockCachePersistenceTests : IDisposable
 
     public void Dispose() => _directory.Dispose();
 
-    private BlockCache Open(RecordingLogger? logger = null) => new(new BlockCacheOptions
+    private BlockCache Open(RecordingLogger? logger = null) => Open(_directory, logger);
+
+    private static BlockCache Open(CacheDirectory directory, RecordingLogger? logger = null, TimeSpan checkpointInterval = default) => new(new BlockCacheOptions
     {
-        Directory = _directory.Path,
+        Directory = directory.Path,
         BlockSize = BlockSize,
         MemoryBytes = 1L << 20,
         MaxBytes = 16L << 20,
-        CheckpointInterval = TimeSpan.Zero,
+        CheckpointInterval = checkpointInterval,
     }, logger);
 
     private static BlockKey[] WriteBlocks(BlockCache cache, int count)
@@ -158,25 +160,30 @@ public sealed class BlockCachePersistenceTests : IDisposable
             cache.Write(otherFile, Content(otherFile, 100));
             await cache.CheckpointAsync();
             cache.Invalidate(CacheTestData.Owner, fileId: 3);
-            // The files as a killed process would leave them: no checkpoint since the invalidation.
-            foreach (var file in Directory.EnumerateFiles(_directory.Path, "*", SearchOption.AllDirectories))
-            {
-                var copy = Path.Combine(crashed.Path, Path.GetRelativePath(_directory.Path, file));
-                Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
-                File.Copy(file, copy);
-            }
+            // No checkpoint since the invalidation.
+            _directory.CopyTo(crashed);
         }
 
-        using var reopened = new BlockCache(new BlockCacheOptions
-        {
-            Directory = crashed.Path,
-            BlockSize = BlockSize,
-            MemoryBytes = 1L << 20,
-            MaxBytes = 16L << 20,
-            CheckpointInterval = TimeSpan.Zero,
-        });
+        using var reopened = Open(crashed);
         AssertMiss(reopened, keys[0]);
         AssertMiss(reopened, keys[^1]);
         AssertHit(reopened, otherFile, 100);
+    }
+
+    [Fact]
+    public async Task TheTimerTakesCheckpoints()
+    {
+        using var cache = Open(_directory, checkpointInterval: TimeSpan.FromMilliseconds(100));
+        cache.Invalidate(CacheTestData.Owner, fileId: 3);
+        var journal = new FileInfo(Path.Combine(_directory.Path, "invalidations.journal"));
+        Assert.Equal(16, journal.Length);
+
+        // A completed checkpoint covers the journal's entries and empties it.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (DateTime.UtcNow < deadline && new FileInfo(journal.FullName).Length != 0)
+        {
+            await Task.Delay(50);
+        }
+        Assert.Equal(0, new FileInfo(journal.FullName).Length);
     }
 }

@@ -7,6 +7,17 @@ internal sealed class CacheDirectory : IDisposable
 {
     public string Path { get; } = Directory.CreateTempSubdirectory("pj-blockcache-").FullName;
 
+    /// <summary>Copies the files as they are now, as a killed process would leave them.</summary>
+    public void CopyTo(CacheDirectory target)
+    {
+        foreach (var file in Directory.EnumerateFiles(Path, "*", SearchOption.AllDirectories))
+        {
+            var copy = System.IO.Path.Combine(target.Path, System.IO.Path.GetRelativePath(Path, file));
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy);
+        }
+    }
+
     public long SizeOnDisk() => new DirectoryInfo(Path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
 
     public void Dispose() => Directory.Delete(Path, recursive: true);
