@@ -8,10 +8,10 @@ public sealed class BlockCacheOptions
     /// <summary>The directory for the log file and the checkpoints; created if missing.</summary>
     public required string Directory { get; init; }
 
-    /// <summary>The in-memory part of the log; rounded down to a power of two, at least two pages.</summary>
+    /// <summary>The in-memory part of the log; rounded down to a power of two, at least two pages (16 blocks).</summary>
     public long MemoryBytes { get; init; } = 256L << 20;
 
-    /// <summary>The bound on the log on disk; past it the oldest blocks are dropped (FIFO). At least twice MemoryBytes.</summary>
+    /// <summary>The bound on the log on disk; past it the oldest blocks are dropped (FIFO). At least twice the memory used.</summary>
     public long MaxBytes { get; init; } = 4L << 30;
 
     /// <summary>The largest block stored; a file's last block may be shorter.</summary>
@@ -30,9 +30,11 @@ public sealed class BlockCacheOptions
         {
             throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, "The block size must be a power of two of at least 4096.");
         }
-        if (MaxBytes < 2 * MemoryBytes)
+        // The memory actually used: at least two pages of eight blocks each.
+        var memoryBytes = 1L << Internal.FasterLayout.For(this).MemorySizeBits;
+        if (MaxBytes < 2 * memoryBytes)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxBytes), MaxBytes, "MaxBytes must be at least twice MemoryBytes.");
+            throw new ArgumentOutOfRangeException(nameof(MaxBytes), MaxBytes, $"MaxBytes must be at least twice the memory used ({memoryBytes} bytes).");
         }
     }
 }

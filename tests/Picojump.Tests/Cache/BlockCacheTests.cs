@@ -109,4 +109,16 @@ public sealed class BlockCacheTests : IDisposable
     {
         Assert.Throws<ArgumentException>(() => _cache.Write(Key(1, 0), new byte[BlockSize + 1]));
     }
+
+    [Fact]
+    public void AMaxBytesBelowTwiceTheMemoryIsRefused()
+    {
+        using var directory = new CacheDirectory();
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BlockCache(new BlockCacheOptions
+        {
+            Directory = directory.Path,
+            MemoryBytes = 1L << 20,
+            MaxBytes = 24L << 20,
+        }));
+    }
 }
