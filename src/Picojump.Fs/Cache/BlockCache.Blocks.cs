@@ -35,7 +35,8 @@ public sealed partial class BlockCache
 
     /// <summary>
     /// Copies the block into <paramref name="destination"/> and gives its length, or returns false
-    /// if the cache does not hold it. Throws if the block is longer than the destination.
+    /// if the cache does not hold it (the destination's bytes are then unspecified). Throws if the
+    /// block is longer than the destination.
     /// </summary>
     public bool TryRead(in BlockKey key, Span<byte> destination, out int length)
     {
