@@ -9,28 +9,24 @@ namespace Picojump.Tests.Protocol;
 /// through a symlink inside the export that points out of it. The harness keeps a sibling
 /// directory, Outside, with a secret file, and every test checks that it stays untouched.
 /// </summary>
-public sealed class ConfinementTests : IDisposable
+public sealed class ConfinementTests : ProtocolTest
 {
-    private const uint Root = FuseTestClient.Root;
     private const string Secret = "outside the export";
     private const uint SecretMode = 0b110_100_000; // 0640
-    private readonly ProtocolHarness _harness = new();
 
     public ConfinementTests()
     {
         File.WriteAllText(SecretPath, Secret);
         SetMode(SecretPath, SecretMode);
         // Ways out, as a careless or hostile user could leave them inside the export.
-        File.CreateSymbolicLink(Path.Combine(_harness.Export, "etc"), "/etc");
-        File.CreateSymbolicLink(Path.Combine(_harness.Export, "up"), "../..");
-        File.CreateSymbolicLink(Path.Combine(_harness.Export, "out"), "../outside");
-        File.CreateSymbolicLink(Path.Combine(_harness.Export, "secret"), "../outside/secret");
-        File.CreateSymbolicLink(Path.Combine(_harness.Export, "abs"), SecretPath);
+        File.CreateSymbolicLink(Path.Combine(Harness.Export, "etc"), "/etc");
+        File.CreateSymbolicLink(Path.Combine(Harness.Export, "up"), "../..");
+        File.CreateSymbolicLink(Path.Combine(Harness.Export, "out"), "../outside");
+        File.CreateSymbolicLink(Path.Combine(Harness.Export, "secret"), "../outside/secret");
+        File.CreateSymbolicLink(Path.Combine(Harness.Export, "abs"), SecretPath);
     }
 
-    private string SecretPath => Path.Combine(_harness.Outside, "secret");
-
-    private FuseTestClient Client => _harness.Client;
+    private string SecretPath => Path.Combine(Harness.Outside, "secret");
 
     public static TheoryData<string> BadNames => [".", "..", "a/b", "/", "../outside", ""];
 
@@ -39,28 +35,20 @@ public sealed class ConfinementTests : IDisposable
     /// <summary>Links into Outside only: a test that tries to change a target never aims at /etc.</summary>
     public static TheoryData<string> LinksIntoOutside => ["out", "secret", "abs"];
 
-    public void Dispose()
+    private protected override void CheckAfterTest()
     {
-        try
-        {
-            Assert.Equal(Secret, File.ReadAllText(SecretPath));
-            Assert.Equal(SecretMode, ModeOf(SecretPath));
-            Assert.Equal(["secret"], Directory.EnumerateFileSystemEntries(_harness.Outside).Select(Path.GetFileName));
-            Assert.Empty(XattrNames(_harness.Outside));
-            Assert.Empty(XattrNames(SecretPath));
-            _harness.AssertNoExceptionsLogged();
-        }
-        finally
-        {
-            _harness.Dispose();
-        }
+        Assert.Equal(Secret, File.ReadAllText(SecretPath));
+        Assert.Equal(SecretMode, ModeOf(SecretPath));
+        Assert.Equal(["secret"], Directory.EnumerateFileSystemEntries(Harness.Outside).Select(Path.GetFileName));
+        Assert.Empty(XattrNames(Harness.Outside));
+        Assert.Empty(XattrNames(SecretPath));
     }
 
     [Theory]
     [MemberData(nameof(BadNames))]
     public void Names_that_are_not_one_plain_component_are_EINVAL_everywhere(string name)
     {
-        File.WriteAllText(Path.Combine(_harness.Export, "plain"), "");
+        File.WriteAllText(Path.Combine(Harness.Export, "plain"), "");
         var plain = Client.LookupOk(Root, "plain").NodeId;
         Client.Lookup(Root, name).AssertError(Errno.EINVAL);
         Client.Create(Root, name).AssertError(Errno.EINVAL);
@@ -74,7 +62,7 @@ public sealed class ConfinementTests : IDisposable
         Client.Rename(Root, name, Root, "renamed").AssertError(Errno.EINVAL);
         Client.Rename2(Root, "plain", Root, name, FuseConstants.RenameNoReplace).AssertError(Errno.EINVAL);
         Client.Rename2(Root, name, Root, "plain", FuseConstants.RenameExchange).AssertError(Errno.EINVAL);
-        Assert.True(File.Exists(Path.Combine(_harness.Export, "plain")));
+        Assert.True(File.Exists(Path.Combine(Harness.Export, "plain")));
     }
 
     [Fact]
@@ -91,7 +79,7 @@ public sealed class ConfinementTests : IDisposable
     {
         var entry = Client.LookupOk(Root, link);
         Assert.Equal(Stat.S_IFLNK, FileType.Of(entry.Attr));
-        var target = new FileInfo(Path.Combine(_harness.Export, link)).LinkTarget!;
+        var target = new FileInfo(Path.Combine(Harness.Export, link)).LinkTarget!;
         Assert.Equal((ulong)Encoding.UTF8.GetByteCount(target), entry.Attr.Size); // the link's own size, not its target's
         Assert.Equal(target, Encoding.UTF8.GetString(Client.ReadLink(entry.NodeId).AssertOk().Payload));
 

@@ -7,31 +7,14 @@ using Picojump.Tests.Infrastructure;
 namespace Picojump.Tests.Protocol;
 
 /// <summary>Names, attributes, data and directories, request by request, against the export on disk.</summary>
-public sealed class FileOperationTests : IDisposable
+public sealed class FileOperationTests : ProtocolTest
 {
-    private const uint Root = FuseTestClient.Root;
     private const uint MaxWrite = 1 << 20;
-    private readonly ProtocolHarness _harness = new();
-
-    private FuseTestClient Client => _harness.Client;
-
-    public void Dispose()
-    {
-        try
-        {
-            _harness.AssertNoExceptionsLogged();
-            Assert.Empty(Client.Unclaimed);
-        }
-        finally
-        {
-            _harness.Dispose();
-        }
-    }
 
     [Fact]
     public void Lookup_and_getattr_describe_the_file_on_disk()
     {
-        var path = Path.Combine(_harness.Export, "data.txt");
+        var path = Path.Combine(Harness.Export, "data.txt");
         File.WriteAllText(path, "twelve bytes");
 
         var entry = Client.LookupOk(Root, "data.txt");
@@ -59,7 +42,7 @@ public sealed class FileOperationTests : IDisposable
         Assert.Equal(Stat.S_IFREG, FileType.Of(entry.Attr));
         Assert.Equal(11u, Client.Write(entry.NodeId, open.Fh, 0, "hello world"u8).As<FuseWriteOut>().Size);
         Assert.Equal(5u, Client.Write(entry.NodeId, open.Fh, 6, "WORLD"u8).As<FuseWriteOut>().Size);
-        Assert.Equal("hello WORLD", File.ReadAllText(Path.Combine(_harness.Export, "new")));
+        Assert.Equal("hello WORLD", File.ReadAllText(Path.Combine(Harness.Export, "new")));
 
         Assert.Equal("WORLD"u8.ToArray(), Client.Read(entry.NodeId, open.Fh, 6, 4096).AssertOk().Payload);
         Assert.Empty(Client.Read(entry.NodeId, open.Fh, 100, 4096).AssertOk().Payload); // past the end: EOF
@@ -79,7 +62,7 @@ public sealed class FileOperationTests : IDisposable
         var data = new byte[MaxWrite];
         new Random(7).NextBytes(data);
         Assert.Equal((uint)data.Length, Client.Write(entry.NodeId, open.Fh, 0, data).As<FuseWriteOut>().Size);
-        Assert.Equal(data, File.ReadAllBytes(Path.Combine(_harness.Export, "big")));
+        Assert.Equal(data, File.ReadAllBytes(Path.Combine(Harness.Export, "big")));
         Assert.Equal(data, Client.Read(entry.NodeId, open.Fh, 0, MaxWrite).AssertOk().Payload);
     }
 
@@ -88,7 +71,7 @@ public sealed class FileOperationTests : IDisposable
     {
         var dir = Client.MkDir(Root, "d").As<FuseEntryOut>();
         Assert.Equal(Stat.S_IFDIR, FileType.Of(dir.Attr));
-        Assert.True(Directory.Exists(Path.Combine(_harness.Export, "d")));
+        Assert.True(Directory.Exists(Path.Combine(Harness.Export, "d")));
         Client.MkDir(Root, "d").AssertError(Errno.EEXIST);
 
         var (file, open) = Client.CreateOk(dir.NodeId, "inner");
@@ -107,7 +90,7 @@ public sealed class FileOperationTests : IDisposable
         var link = Client.Symlink(Root, "l", "some/where").As<FuseEntryOut>();
         Assert.Equal(Stat.S_IFLNK, FileType.Of(link.Attr));
         Assert.Equal("some/where", Encoding.UTF8.GetString(Client.ReadLink(link.NodeId).AssertOk().Payload));
-        Assert.Equal("some/where", new FileInfo(Path.Combine(_harness.Export, "l")).LinkTarget);
+        Assert.Equal("some/where", new FileInfo(Path.Combine(Harness.Export, "l")).LinkTarget);
 
         var (file, open) = Client.CreateOk(Root, "f");
         Client.Release(file.NodeId, open.Fh).AssertOk();
@@ -120,22 +103,22 @@ public sealed class FileOperationTests : IDisposable
     [Fact]
     public void Rename2_noreplace_and_exchange()
     {
-        File.WriteAllText(Path.Combine(_harness.Export, "a"), "A");
-        File.WriteAllText(Path.Combine(_harness.Export, "b"), "B");
+        File.WriteAllText(Path.Combine(Harness.Export, "a"), "A");
+        File.WriteAllText(Path.Combine(Harness.Export, "b"), "B");
         var sub = Client.MkDir(Root, "sub").As<FuseEntryOut>();
 
         Client.Rename2(Root, "a", Root, "b", FuseConstants.RenameNoReplace).AssertError(Errno.EEXIST);
         Client.Rename2(Root, "a", Root, "b", FuseConstants.RenameExchange).AssertOk();
-        Assert.Equal("B", File.ReadAllText(Path.Combine(_harness.Export, "a")));
-        Assert.Equal("A", File.ReadAllText(Path.Combine(_harness.Export, "b")));
+        Assert.Equal("B", File.ReadAllText(Path.Combine(Harness.Export, "a")));
+        Assert.Equal("A", File.ReadAllText(Path.Combine(Harness.Export, "b")));
         Client.Rename2(Root, "a", Root, "nothing", FuseConstants.RenameExchange).AssertError(Errno.ENOENT);
         Client.Rename2(Root, "a", Root, "c", FuseConstants.RenameWhiteout).AssertError(Errno.EINVAL);
         Client.Rename2(Root, "a", Root, "c", FuseConstants.RenameNoReplace | FuseConstants.RenameExchange).AssertError(Errno.EINVAL);
 
         Client.Rename2(Root, "a", sub.NodeId, "moved", FuseConstants.RenameNoReplace).AssertOk();
         Client.Rename(Root, "b", sub.NodeId, "moved").AssertOk(); // plain RENAME replaces
-        Assert.Equal("A", File.ReadAllText(Path.Combine(_harness.Export, "sub", "moved")));
-        Assert.False(File.Exists(Path.Combine(_harness.Export, "a")));
+        Assert.Equal("A", File.ReadAllText(Path.Combine(Harness.Export, "sub", "moved")));
+        Assert.False(File.Exists(Path.Combine(Harness.Export, "a")));
     }
 
     [Theory]
@@ -145,8 +128,8 @@ public sealed class FileOperationTests : IDisposable
     {
         var names = Enumerable.Range(0, 40).Select(i => $"file-{i:D2}-{new string('x', i)}").ToList();
         foreach (var name in names)
-            File.WriteAllText(Path.Combine(_harness.Export, name), name);
-        Directory.CreateDirectory(Path.Combine(_harness.Export, "subdir"));
+            File.WriteAllText(Path.Combine(Harness.Export, name), name);
+        Directory.CreateDirectory(Path.Combine(Harness.Export, "subdir"));
         string[] expected = [".", "..", "subdir", .. names];
 
         // Down to a buffer that holds just the largest record (152 + 47 bytes with plus).
@@ -170,7 +153,7 @@ public sealed class FileOperationTests : IDisposable
     [Fact]
     public void Readdir_buffer_too_small_for_one_record_returns_nothing_and_keeps_the_position()
     {
-        File.WriteAllText(Path.Combine(_harness.Export, "only"), "");
+        File.WriteAllText(Path.Combine(Harness.Export, "only"), "");
         var fh = Client.OpenDirOk(Root);
         Assert.Empty(Client.ReadDir(Root, fh, 0, 16, plus: false).AssertOk().Payload);
         var all = FuseTestClient.ParseDirents(Client.ReadDir(Root, fh, 0, 4096, plus: false).AssertOk().Payload, plus: false);
@@ -205,7 +188,7 @@ public sealed class FileOperationTests : IDisposable
     {
         var (file, open) = Client.CreateOk(Root, "attrs");
         Client.Write(file.NodeId, open.Fh, 0, "0123456789"u8).AssertOk();
-        var path = Path.Combine(_harness.Export, "attrs");
+        var path = Path.Combine(Harness.Export, "attrs");
 
         var truncated = Client.SetAttr(file.NodeId, new FuseSetAttrIn { Valid = FuseSetAttrValid.Size | FuseSetAttrValid.Fh, Fh = open.Fh, Size = 3 }).As<FuseAttrOut>();
         Assert.Equal(3UL, truncated.Attr.Size);
@@ -246,7 +229,7 @@ public sealed class FileOperationTests : IDisposable
 
         var copy = new FuseCopyFileRangeIn { FhIn = sourceOpen.Fh, OffIn = 5, NodeIdOut = target.NodeId, FhOut = targetOpen.Fh, OffOut = 2, Len = 2 };
         Assert.Equal(2u, Client.Call(FuseOpcode.CopyFileRange, source.NodeId, FuseTestClient.Bytes(in copy)).As<FuseWriteOut>().Size);
-        Assert.Equal("\0\0me", File.ReadAllText(Path.Combine(_harness.Export, "target")));
+        Assert.Equal("\0\0me", File.ReadAllText(Path.Combine(Harness.Export, "target")));
 
         var end = new FuseLseekIn { Fh = sourceOpen.Fh, Offset = 0, Whence = 2 /* SEEK_END */ };
         Assert.Equal(14L, Client.Call(FuseOpcode.Lseek, source.NodeId, FuseTestClient.Bytes(in end)).As<FuseLseekOut>().Offset);
@@ -255,14 +238,14 @@ public sealed class FileOperationTests : IDisposable
 
         var grow = new FuseFallocateIn { Fh = targetOpen.Fh, Offset = 0, Length = 8192 };
         Client.Call(FuseOpcode.Fallocate, target.NodeId, FuseTestClient.Bytes(in grow)).AssertOk();
-        Assert.Equal(8192L, new FileInfo(Path.Combine(_harness.Export, "target")).Length);
+        Assert.Equal(8192L, new FileInfo(Path.Combine(Harness.Export, "target")).Length);
     }
 
     [Fact]
     public void Readdirplus_counts_one_lookup_per_entry_sent_and_none_for_entries_that_did_not_fit()
     {
-        File.WriteAllText(Path.Combine(_harness.Export, "a"), "");
-        File.WriteAllText(Path.Combine(_harness.Export, "b"), "");
+        File.WriteAllText(Path.Combine(Harness.Export, "a"), "");
+        File.WriteAllText(Path.Combine(Harness.Export, "b"), "");
         var fh = Client.OpenDirOk(Root);
         // Room for one plus record at a time: every other entry is read, and skipped, once per call.
         var seen = new Dictionary<string, ulong>();
@@ -285,7 +268,7 @@ public sealed class FileOperationTests : IDisposable
     [Fact]
     public void Forget_drops_the_node_once_every_lookup_is_forgotten()
     {
-        File.WriteAllText(Path.Combine(_harness.Export, "f"), "");
+        File.WriteAllText(Path.Combine(Harness.Export, "f"), "");
         var node = Client.LookupOk(Root, "f").NodeId;
         Assert.Equal(node, Client.LookupOk(Root, "f").NodeId);
         Client.SendForget(node, 1);

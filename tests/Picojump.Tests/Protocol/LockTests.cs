@@ -4,25 +4,8 @@ using Picojump.Fs.Native;
 namespace Picojump.Tests.Protocol;
 
 /// <summary>POSIX record locks per lock owner, flock(2) per open file, SETLKW waits and INTERRUPT.</summary>
-public sealed class LockTests : IDisposable
+public sealed class LockTests : ProtocolTest
 {
-    private const uint Root = FuseTestClient.Root;
-    private readonly ProtocolHarness _harness = new();
-
-    private FuseTestClient Client => _harness.Client;
-
-    public void Dispose()
-    {
-        try
-        {
-            _harness.AssertNoExceptionsLogged();
-            Assert.Empty(Client.Unclaimed);
-        }
-        finally
-        {
-            _harness.Dispose();
-        }
-    }
 
     [Fact]
     public void Posix_locks_conflict_between_owners_and_unlock_frees_them()

@@ -8,27 +8,15 @@ namespace Picojump.Tests.Protocol;
 /// A request that is short, lies about its length or names nothing gets EINVAL (or, where
 /// the kernel expects no reply, nothing) and never reaches the file system or stops the server.
 /// </summary>
-public sealed class MalformedRequestTests : IDisposable
+public sealed class MalformedRequestTests : ProtocolTest
 {
-    private const uint Root = FuseTestClient.Root;
-    private readonly ProtocolHarness _harness = new();
-
-    private FuseTestClient Client => _harness.Client;
 
     public static TheoryData<FuseOpcode> DecodedOpcodes => [.. WellFormedPayloads.Decoded];
 
-    public void Dispose()
+    private protected override void CheckAfterTest()
     {
-        // Whatever came before, the server still answers, and met no exception.
-        try
-        {
-            Assert.Equal(Stat.S_IFDIR, FileType.Of(Client.GetAttr(Root).As<FuseAttrOut>().Attr));
-            _harness.AssertNoExceptionsLogged();
-        }
-        finally
-        {
-            _harness.Dispose();
-        }
+        // Whatever came before, the server still answers.
+        Assert.Equal(Stat.S_IFDIR, FileType.Of(Client.GetAttr(Root).As<FuseAttrOut>().Attr));
     }
 
     [Fact]
@@ -100,7 +88,7 @@ public sealed class MalformedRequestTests : IDisposable
         // Same length, but the final NUL replaced: a name running to the end of the message.
         payload[^1] = (byte)'z';
         Client.Call(opcode, Root, payload).AssertError(Errno.EINVAL);
-        Assert.Empty(Directory.EnumerateFileSystemEntries(_harness.Export));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Harness.Export));
     }
 
     [Fact]
@@ -108,7 +96,7 @@ public sealed class MalformedRequestTests : IDisposable
     {
         // The kernel never sends an empty name (the VFS stops "" with ENOENT or ERANGE), and an
         // empty span pins to a null pointer: it must not reach a syscall as a name.
-        File.WriteAllText(Path.Combine(_harness.Export, "f"), "");
+        File.WriteAllText(Path.Combine(Harness.Export, "f"), "");
         var node = Client.LookupOk(Root, "f").NodeId;
         Client.Lookup(Root, "").AssertError(Errno.EINVAL);
         Client.GetXattr(node, "", 64).AssertError(Errno.EINVAL);
@@ -118,13 +106,13 @@ public sealed class MalformedRequestTests : IDisposable
         Client.Symlink(Root, "link", "").AssertError(Errno.EINVAL);
         Client.Symlink(Root, "", "target").AssertError(Errno.EINVAL);
         Client.Rename(Root, "f", Root, "").AssertError(Errno.EINVAL);
-        Assert.Equal(["f"], Directory.EnumerateFileSystemEntries(_harness.Export).Select(Path.GetFileName));
+        Assert.Equal(["f"], Directory.EnumerateFileSystemEntries(Harness.Export).Select(Path.GetFileName));
     }
 
     [Fact]
     public void Batch_forget_counting_more_items_than_it_carries_is_dropped_whole()
     {
-        File.WriteAllText(Path.Combine(_harness.Export, "kept"), "");
+        File.WriteAllText(Path.Combine(Harness.Export, "kept"), "");
         var node = Client.LookupOk(Root, "kept").NodeId;
         foreach (var count in new uint[] { 2, 1000, uint.MaxValue, uint.MaxValue / 16 + 1 })
         {
@@ -188,7 +176,7 @@ public sealed class MalformedRequestTests : IDisposable
         Assert.Contains(Client.Call(FuseOpcode.Fallocate, entry.NodeId, FuseTestClient.Bytes(in fallocate)).Errno, new[] { Errno.EFBIG, Errno.EINVAL });
         var truncate = new FuseSetAttrIn { Valid = FuseSetAttrValid.Size | FuseSetAttrValid.Fh, Fh = open.Fh, Size = ulong.MaxValue };
         Client.SetAttr(entry.NodeId, in truncate).AssertError(Errno.EINVAL);
-        Assert.Equal(3L, new FileInfo(Path.Combine(_harness.Export, "f")).Length);
+        Assert.Equal(3L, new FileInfo(Path.Combine(Harness.Export, "f")).Length);
         // A READ asking for more than max_write is served up to what fits the reply buffer.
         Assert.Equal("abc"u8.ToArray(), Client.Read(entry.NodeId, open.Fh, 0, uint.MaxValue).AssertOk().Payload);
     }
@@ -244,7 +232,7 @@ public sealed class MalformedRequestTests : IDisposable
             else
                 Assert.True(reply.RawError != 0 || opcode == FuseOpcode.Interrupt, $"{opcode} of unknown node {node} succeeded");
         }
-        Assert.Empty(Directory.EnumerateFileSystemEntries(_harness.Export));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Harness.Export));
     }
 
     [Fact]
