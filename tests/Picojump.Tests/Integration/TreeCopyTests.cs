@@ -31,7 +31,7 @@ public abstract class TreeCopyTests(MountFixture fixture) : MountTestBase(fixtur
     public void CpAOfUsrShareDocMatchesTheOriginal()
     {
         var dir = Prepare(["bash", "cp", "diff", "find", "python3"]);
-        Skip.IfNot(Directory.Exists("/usr/share/doc"), "no /usr/share/doc on this machine");
+        Prerequisites.Require(Directory.Exists("/usr/share/doc"), "/usr/share/doc (documentation to copy)");
         var copy = Path.Combine(dir.Mounted, "doc");
         ExternalProgram.Bash($"""
             {SampleTree.SameTreeFunction}
