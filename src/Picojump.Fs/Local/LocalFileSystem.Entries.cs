@@ -127,6 +127,9 @@ public sealed unsafe partial class LocalFileSystem
         var inode = Node(header.NodeId);
         if (inode == null)
             return Errno.ESTALE;
+        // readlink(2) of anything but a symlink is EINVAL; readlinkat on "" would say ENOENT.
+        if ((inode.Mode & Stat.S_IFMT) != Stat.S_IFLNK)
+            return Errno.EINVAL;
         byte empty = 0;
         fixed (byte* t = target)
         {
