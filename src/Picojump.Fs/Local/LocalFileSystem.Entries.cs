@@ -11,10 +11,7 @@ public sealed unsafe partial class LocalFileSystem
     public Errno Lookup(in FuseInHeader header, FuseName name, out FuseEntryOut entry)
     {
         entry = default;
-        var parent = Node(header.NodeId);
-        if (parent == null)
-            return Errno.ESTALE;
-        var error = CheckName(name);
+        var error = ParentOf(in header, name, out var parent);
         return error != Errno.OK ? error : LookupChild(parent, name.Bytes, out entry, out _);
     }
 
@@ -184,10 +181,7 @@ public sealed unsafe partial class LocalFileSystem
     private Errno MakeEntry(in FuseInHeader header, FuseName name, out FuseEntryOut entry, MakeCall make, bool chownToCaller = true)
     {
         entry = default;
-        var parent = Node(header.NodeId);
-        if (parent == null)
-            return Errno.ESTALE;
-        var error = CheckName(name);
+        var error = ParentOf(in header, name, out var parent);
         if (error != Errno.OK)
             return error;
         fixed (byte* n = name.Bytes)
@@ -224,10 +218,7 @@ public sealed unsafe partial class LocalFileSystem
 
     private Errno RemoveEntry(in FuseInHeader header, FuseName name, int flags)
     {
-        var parent = Node(header.NodeId);
-        if (parent == null)
-            return Errno.ESTALE;
-        var error = CheckName(name);
+        var error = ParentOf(in header, name, out var parent);
         if (error != Errno.OK)
             return error;
         fixed (byte* n = name.Bytes)

@@ -33,10 +33,7 @@ public sealed unsafe partial class LocalFileSystem
     {
         entry = default;
         output = default;
-        var parent = Node(header.NodeId);
-        if (parent == null)
-            return Errno.ESTALE;
-        var error = CheckName(name);
+        var error = ParentOf(in header, name, out var parent);
         if (error != Errno.OK)
             return error;
         int fd, pathFd = -1;

@@ -72,6 +72,13 @@ public sealed unsafe partial class LocalFileSystem : IFuseFileSystem, IDisposabl
 
     private Inode? Node(ulong nodeId) => _inodes.Find(nodeId);
 
+    /// <summary>The directory a request names (header.NodeId), for a checked name in it; valid only on OK.</summary>
+    private Errno ParentOf(in FuseInHeader header, FuseName name, out Inode parent)
+    {
+        parent = Node(header.NodeId)!;
+        return parent == null ? Errno.ESTALE : CheckName(name);
+    }
+
     /// <summary>Whether a name from the kernel is a single, plain path component.</summary>
     private static Errno CheckName(FuseName name)
     {
