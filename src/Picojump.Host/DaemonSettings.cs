@@ -34,6 +34,18 @@ public sealed record DaemonSettings
 
     public TlsSettings? Tls { get; init; }
 
+    /// <summary>Where the block cache of remote files keeps its log and checkpoints.</summary>
+    public string CacheDir { get; init; } = "/var/lib/picojump/cache";
+
+    /// <summary>The block cache's memory budget; the rest of it lives in its file.</summary>
+    public int CacheMemoryMiB { get; init; } = 256;
+
+    /// <summary>The block cache's bound, memory and file together; older blocks are evicted.</summary>
+    public int CacheSizeMiB { get; init; } = 4096;
+
+    /// <summary>The bound on every remote operation: past it, it fails with ETIMEDOUT.</summary>
+    public double PeerTimeoutSeconds { get; init; } = 5;
+
     /// <summary>Reads <paramref name="path"/>; a missing default file means built-in defaults.</summary>
     public static DaemonSettings Load(string? path)
     {
@@ -75,6 +87,10 @@ public sealed record DaemonSettings
             "cacheSeconds" when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var s) && s is >= 0 and <= 3600 => this with { CacheSeconds = s },
             "hostName" when value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } name => this with { HostName = name },
             "listen" when value.ValueKind == JsonValueKind.String && IPEndPoint.TryParse(value.GetString()!, out var endpoint) && endpoint.Port > 0 => this with { Listen = endpoint },
+            "cacheDir" when value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } dir => this with { CacheDir = dir },
+            "cacheMemoryMiB" when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var m) && m is >= 16 and <= 1 << 20 => this with { CacheMemoryMiB = m },
+            "cacheSizeMiB" when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var z) && z is >= 16 and <= 1 << 24 => this with { CacheSizeMiB = z },
+            "peerTimeoutSeconds" when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var t) && t is >= 0.1 and <= 600 => this with { PeerTimeoutSeconds = t },
             "peers" => this with { Peers = PeerSetting.Parse(value, $"config file {path}", property.Name) },
             "tls" => this with { Tls = TlsSettings.Parse(value, $"config file {path}", property.Name) },
             "hostName" => throw new SettingsException($"{Where()} must be a non-empty string"),
@@ -82,6 +98,10 @@ public sealed record DaemonSettings
             "export" or "mountpoint" => throw new SettingsException($"{Where()} must be a path string"),
             "passthrough" => throw new SettingsException($"{Where()} must be true or false"),
             "readerThreads" => throw new SettingsException($"{Where()} must be an integer from 0 to 64"),
+            "cacheDir" => throw new SettingsException($"{Where()} must be a path string"),
+            "cacheMemoryMiB" => throw new SettingsException($"{Where()} must be an integer number of MiB from 16 to 1048576"),
+            "cacheSizeMiB" => throw new SettingsException($"{Where()} must be an integer number of MiB from 16 to 16777216"),
+            "peerTimeoutSeconds" => throw new SettingsException($"{Where()} must be a number of seconds from 0.1 to 600"),
             "cacheSeconds" => throw new SettingsException($"{Where()} must be a number of seconds from 0 to 3600"),
             _ => throw new SettingsException($"{Where()} is not a known setting"),
         };
@@ -98,8 +118,14 @@ public sealed record DaemonSettings
             throw new SettingsException($"export directory {Export} does not exist");
         if (Path.GetFullPath(Mountpoint).StartsWith(Path.GetFullPath(Export).TrimEnd('/') + "/", StringComparison.Ordinal))
             throw new SettingsException($"mountpoint {Mountpoint} lies inside the export {Export}");
+        if (CacheSizeMiB < 2L * CacheMemoryMiB)
+            throw new SettingsException($"key \"cacheSizeMiB\" ({CacheSizeMiB}) must be at least twice \"cacheMemoryMiB\" ({CacheMemoryMiB})");
         if (Listen == null)
+        {
+            if (Peers.Count > 0)
+                throw new SettingsException("\"peers\" needs \"listen\", \"hostName\" and \"tls\" in the config file");
             return;
+        }
         if (HostName == null)
             throw new SettingsException("\"listen\" needs \"hostName\" in the config file");
         if (Tls == null)

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Picojump.Fs.Fuse;
-using Picojump.Fs.Local;
+using Picojump.Fs.Cluster;
+using Picojump.Fs.Union;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Picojump.Host;
 
@@ -11,7 +13,8 @@ namespace Picojump.Host;
 /// </summary>
 public sealed class FileSystemService(
     FuseMount mount,
-    LocalFileSystem fileSystem,
+    UnionFileSystem fileSystem,
+    IServiceProvider services,
     FuseServerOptions serverOptions,
     DaemonSettings settings,
     IHostApplicationLifetime lifetime,
@@ -24,6 +27,8 @@ public sealed class FileSystemService(
     {
         _server = new FuseServer(mount, fileSystem, serverOptions, logger);
         _server.Start();
+        // Peers are contacted once we serve: their invalidations need the kernel connection.
+        services.GetService<PeerSet>()?.Start();
         _server.Completion.ContinueWith(_ =>
         {
             if (!lifetime.ApplicationStopping.IsCancellationRequested)

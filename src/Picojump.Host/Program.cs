@@ -4,9 +4,11 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Picojump.Fs.Cache;
 using Picojump.Fs.Cluster;
 using Picojump.Fs.Fuse;
 using Picojump.Fs.Local;
+using Picojump.Fs.Union;
 using Picojump.Host;
 
 var exportOption = new Option<string?>("--export") { Description = "Directory this host exports into /pj" };
@@ -29,9 +31,11 @@ if (parsed.Action is not null && parsed.Action.GetType().Name is "HelpAction" or
 
 DaemonSettings settings;
 FuseMount mount;
-LocalFileSystem fileSystem;
+UnionFileSystem fileSystem;
 PeerCertificates? peerCertificates = null;
 ExportPeerService? peerService = null;
+PeerSet? peers = null;
+BlockCache? blockCache = null;
 using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
 try
 {
@@ -44,14 +48,36 @@ try
     };
     settings.Validate();
     var cache = TimeSpan.FromSeconds(settings.CacheSeconds);
-    fileSystem = LocalFileSystem.Open(settings.Export!, new LocalFileSystemOptions { EntryTimeout = cache, AttrTimeout = cache },
+    var local = LocalFileSystem.Open(settings.Export!, new LocalFileSystemOptions { EntryTimeout = cache, AttrTimeout = cache },
         loggerFactory.CreateLogger<LocalFileSystem>());
     if (settings.Listen != null)
     {
         peerCertificates = PeerCertificates.Load(settings.Tls!);
         PeerServer.CheckCanListen(settings.Listen);
         peerService = new ExportPeerService(settings.Export!, settings.HostName!);
+        if (settings.Peers.Count > 0)
+        {
+            var clientOptions = new PeerClientOptions
+            {
+                HostName = settings.HostName!,
+                Authority = peerCertificates.Authority,
+                Certificate = peerCertificates.Host,
+                Timeout = TimeSpan.FromSeconds(settings.PeerTimeoutSeconds),
+            };
+            peers = new PeerSet(clientOptions, settings.Peers.Select(p => (p.Name, p.Address)), loggerFactory.CreateLogger<PeerSet>());
+            blockCache = new BlockCache(new BlockCacheOptions
+            {
+                Directory = settings.CacheDir,
+                MemoryBytes = (long)settings.CacheMemoryMiB << 20,
+                MaxBytes = (long)settings.CacheSizeMiB << 20,
+            }, loggerFactory.CreateLogger<BlockCache>());
+        }
     }
+    fileSystem = new UnionFileSystem(local, peers, blockCache,
+        new UnionOptions { HostName = settings.HostName ?? Environment.MachineName, EntryTimeout = cache, AttrTimeout = cache },
+        loggerFactory.CreateLogger<UnionFileSystem>());
+    if (peerService != null)
+        fileSystem.LocalChanged += peerService.PublishLocalChange;
     mount = FuseMount.Mount(settings.Mountpoint!, fsName: "picojump", subtype: "picojump");
 }
 catch (Exception ex) when (ex is SettingsException or FuseMountException or DirectoryNotFoundException or CryptographicException)
@@ -78,6 +104,11 @@ builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages
 builder.Services.AddSingleton(settings);
 builder.Services.AddSingleton(mount);
 builder.Services.AddSingleton(fileSystem);
+// Through factories, so that the container disposes them: the cache takes its last checkpoint.
+if (peers != null)
+    builder.Services.AddSingleton(_ => peers);
+if (blockCache != null)
+    builder.Services.AddSingleton(_ => blockCache);
 builder.Services.AddSingleton(new FuseServerOptions
 {
     Passthrough = settings.Passthrough,

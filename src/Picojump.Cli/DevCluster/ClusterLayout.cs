@@ -94,6 +94,9 @@ public sealed class HostLayout(ClusterLayout cluster, int index, string address)
     /// <summary>Seen by the host as /etc/picojump.</summary>
     public string Etc => Path.Combine(StateDirectory, "etc");
 
+    /// <summary>The host's block cache: it survives a stop and start of the host's daemon.</summary>
+    public string Cache => Path.Combine(StateDirectory, "cache");
+
     public string DaemonConfig => Path.Combine(Etc, "picojumpd.json");
 
     public string ClusterConfig => Path.Combine(Etc, "cluster.json");

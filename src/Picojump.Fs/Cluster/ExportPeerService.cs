@@ -40,6 +40,9 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
         _root.Dispose();
     }
 
+    /// <summary>Announces a change that a local program made through /pj, for the peers that cache it.</summary>
+    public void PublishLocalChange(string path, ulong ino, bool entry) => _invalidations.Publish(path, ino, entry);
+
     public override Task<HelloReply> Hello(HelloRequest request, ServerCallContext context)
         => Task.FromResult(new HelloReply { Host = _hostName, ProtocolVersion = ProtocolVersion, Incarnation = Incarnation });
 

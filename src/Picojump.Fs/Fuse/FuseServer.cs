@@ -26,9 +26,10 @@ public sealed unsafe partial class FuseServer : IDisposable
     private readonly ConcurrentDictionary<ulong, CancellationTokenSource> _interruptible = new();
     private readonly ConcurrentDictionary<ulong, byte> _earlyInterrupts = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<Thread> _readers = [];
     private FuseConnection _connection;
     private int _running;
+    private int _idle;
+    private int _nextReaderId;
 
     public FuseServer(FuseMount mount, IFuseFileSystem fs, FuseServerOptions options, ILogger logger)
     {
@@ -49,13 +50,19 @@ public sealed unsafe partial class FuseServer : IDisposable
 
     public void Start()
     {
-        _running = _options.ReaderThreads;
         for (var i = 0; i < _options.ReaderThreads; i++)
-        {
-            var thread = new Thread(ReaderLoop) { IsBackground = true, Name = $"fuse-reader-{i}" };
-            _readers.Add(thread);
-            thread.Start();
-        }
+            StartReader();
+    }
+
+    /// <summary>Readers now running, the ones started on demand included (for tests and status).</summary>
+    public int Readers => Volatile.Read(ref _running);
+
+    private void StartReader()
+    {
+        Interlocked.Increment(ref _running);
+        Interlocked.Increment(ref _idle);
+        var thread = new Thread(ReaderLoop) { IsBackground = true, Name = $"fuse-reader-{Interlocked.Increment(ref _nextReaderId)}" };
+        thread.Start();
     }
 
     /// <summary>
@@ -114,7 +121,17 @@ public sealed unsafe partial class FuseServer : IDisposable
                 }
                 if (n == 0)
                     break; // end of a test socket; the real device never returns 0
+                // The last idle reader takes a request: start another, so that a request that
+                // waits (a remote call to a slow peer) never leaves the mount without a reader.
+                if (Interlocked.Decrement(ref _idle) == 0 && Volatile.Read(ref _running) < _options.MaxReaderThreads)
+                    StartReader();
                 Handle(new Span<byte>(input, (int)n), output);
+                // Readers started on demand go away once the base number is idle again.
+                if (Interlocked.Increment(ref _idle) > _options.ReaderThreads)
+                {
+                    Interlocked.Decrement(ref _idle);
+                    break;
+                }
             }
         }
         finally

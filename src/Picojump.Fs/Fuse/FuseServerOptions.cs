@@ -11,6 +11,12 @@ public sealed class FuseServerOptions
     /// </summary>
     public int ReaderThreads { get; init; } = Math.Clamp(Environment.ProcessorCount, 2, 8);
 
+    /// <summary>
+    /// Readers started on demand when every reader is busy (requests that wait on a peer), and
+    /// stopped again once idle: the go-fuse model, so slow requests never starve fast ones.
+    /// </summary>
+    public int MaxReaderThreads { get; init; } = 64;
+
     /// <summary>Largest WRITE payload asked for; 1 MiB is the kernel's default page limit (256).</summary>
     public uint MaxWrite { get; init; } = 1 << 20;
 

@@ -83,6 +83,59 @@ public sealed unsafe partial class LocalFileSystem
         return entries.AddPlus(name, type, next, in entry);
     }
 
+    /// <summary>Every entry of a directory but "." and "..", for the union's merged listings.</summary>
+    internal Errno ListDirectory(ulong nodeId, List<(byte[] Name, ulong Ino, byte Type)> into)
+    {
+        var inode = Node(nodeId);
+        if (inode == null)
+            return Errno.ESTALE;
+        var fd = ProcFd.Reopen(inode.Fd, OpenFlags.O_RDONLY | OpenFlags.O_DIRECTORY);
+        if (fd < 0)
+            return LibC.LastErrno;
+        try
+        {
+            var records = new byte[32 * 1024];
+            while (true)
+            {
+                nint n;
+                fixed (byte* p = records)
+                    n = LibC.getdents64(fd, p, records.Length);
+                if (n < 0)
+                    return LibC.LastErrno;
+                if (n == 0)
+                    return Errno.OK;
+                for (var at = 0; at < n;)
+                {
+                    var record = records.AsSpan(at, (int)n - at);
+                    var length = BinaryPrimitives.ReadUInt16LittleEndian(record[16..]);
+                    var name = record[19..length];
+                    name = name[..name.IndexOf((byte)0)];
+                    if (!name.SequenceEqual("."u8) && !name.SequenceEqual(".."u8))
+                        into.Add((name.ToArray(), BinaryPrimitives.ReadUInt64LittleEndian(record), record[18]));
+                    at += length;
+                }
+            }
+        }
+        finally
+        {
+            LibC.close(fd);
+        }
+    }
+
+    /// <summary>fsync of a directory by node, for listings the union holds itself.</summary>
+    internal Errno SyncDirectory(ulong nodeId)
+    {
+        var inode = Node(nodeId);
+        if (inode == null)
+            return Errno.ESTALE;
+        var fd = ProcFd.Reopen(inode.Fd, OpenFlags.O_RDONLY | OpenFlags.O_DIRECTORY);
+        if (fd < 0)
+            return LibC.LastErrno;
+        var error = LibC.fsync(fd) == 0 ? Errno.OK : LibC.LastErrno;
+        LibC.close(fd);
+        return error;
+    }
+
     public Errno ReleaseDir(in FuseInHeader header, in FuseReleaseIn input)
     {
         if (_directories.Remove(input.Fh) is not { } dir)

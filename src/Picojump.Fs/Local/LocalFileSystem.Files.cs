@@ -177,10 +177,21 @@ public sealed unsafe partial class LocalFileSystem
     /// </summary>
     private void ForgetCachedAttributes(ulong nodeId)
     {
+        if (AttributesChanged is { } changed)
+        {
+            changed(nodeId);
+            return;
+        }
         var connection = _connection;
         if (connection != null)
             ThreadPool.QueueUserWorkItem(_ => connection.NotifyInvalInode(nodeId, -1, 0));
     }
+
+    /// <summary>
+    /// Set by a file system that serves this one under node ids of its own (the union): it
+    /// tells the kernel itself, since our node ids are not the kernel's.
+    /// </summary>
+    internal Action<ulong>? AttributesChanged { get; set; }
 
     public Errno Flush(in FuseInHeader header, in FuseFlushIn input)
     {

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Picojump.Fs.Native;
+using Picojump.Protos.Peer;
+
+namespace Picojump.Fs.Cluster;
+
+/// <summary>
+/// One other host: its peer API client and what the heartbeat last learned of it. Every call
+/// carries a deadline, so a dead or cut-off peer costs at most <see cref="PeerClientOptions.Timeout"/>;
+/// failures of the call itself (not of the file operation) come back as EIO or ETIMEDOUT.
+/// </summary>
+public sealed class RemotePeer : IDisposable
+{
+    private readonly GrpcChannel _channel;
+    private readonly TimeSpan _timeout;
+    private volatile PeerStatus _status;
+
+    public RemotePeer(string name, string address, PeerClientOptions options)
+    {
+        Name = name;
+        Address = address;
+        _timeout = options.Timeout;
+        var ssl = new SslClientAuthenticationOptions
+        {
+            ClientCertificates = [options.Certificate],
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                certificate is X509Certificate2 server
+                && (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None
+                && PeerTrust.IsValidPeer(options.Authority, server, PeerTrust.ServerAuth, out _),
+        };
+        _channel = GrpcChannel.ForAddress($"https://{address}", new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                SslOptions = ssl,
+                ConnectTimeout = options.Timeout,
+                EnableMultipleHttp2Connections = true,
+                // A connection through a cut link is noticed by the pings, not by the next call.
+                KeepAlivePingDelay = TimeSpan.FromSeconds(5),
+                KeepAlivePingTimeout = options.Timeout,
+            },
+            DisposeHttpClient = true,
+            MaxReceiveMessageSize = 4 << 20,
+        });
+        Client = new Peer.PeerClient(_channel);
+        // Innocent until proven down: the first lookups must not skip a peer the heartbeat has not reached yet.
+        _status = new PeerStatus(name, address, Reachable: true, RoundTrip: null, LoadAverage: 0, Incarnation: 0, LastSeen: null, Error: null);
+    }
+
+    public string Name { get; }
+
+    public string Address { get; }
+
+    public Peer.PeerClient Client { get; }
+
+    public PeerStatus Status => _status;
+
+    /// <summary>Not known to be down: lookups in merged directories ask it.</summary>
+    public bool Reachable => _status.Reachable;
+
+    /// <summary>Options for one call: the deadline bounds the whole call, streams included.</summary>
+    public CallOptions Options(CancellationToken cancel = default) => new(deadline: DateTime.UtcNow + _timeout, cancellationToken: cancel);
+
+    /// <summary>Runs a unary call; a failed call marks the peer down and answers EIO or ETIMEDOUT.</summary>
+    public Errno Call<TReply>(Func<Peer.PeerClient, CallOptions, TReply> call, out TReply? reply, out TimeSpan latency)
+        where TReply : class
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            reply = call(Client, Options());
+            latency = Stopwatch.GetElapsedTime(started);
+            return Errno.OK;
+        }
+        catch (RpcException ex)
+        {
+            reply = null;
+            latency = Stopwatch.GetElapsedTime(started);
+            return Failed(ex);
+        }
+    }
+
+    /// <summary>Maps a failed call to errno and, when the peer itself is at fault, marks it down.</summary>
+    public Errno Failed(RpcException ex)
+    {
+        if (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+            MarkDown(ex.Status.Detail);
+        return ex.StatusCode == StatusCode.DeadlineExceeded ? Errno.ETIMEDOUT : Errno.EIO;
+    }
+
+    internal void MarkUp(TimeSpan roundTrip, double load, ulong incarnation)
+        => _status = _status with { Reachable = true, RoundTrip = roundTrip, LoadAverage = load, Incarnation = incarnation, LastSeen = DateTimeOffset.UtcNow, Error = null };
+
+    internal void MarkDown(string error) => _status = _status with { Reachable = false, Error = error };
+
+    public void Dispose() => _channel.Dispose();
+}
+
+/// <summary>What this host knows of a peer, for status and for choosing the nearest host.</summary>
+public sealed record PeerStatus(string Name, string Address, bool Reachable, TimeSpan? RoundTrip, double LoadAverage, ulong Incarnation, DateTimeOffset? LastSeen, string? Error);
