@@ -95,6 +95,9 @@ IHostApplicationBuilder builder = settings.Listen == null
     ? Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true })
     : WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
 builder.Logging.ClearProviders();
+// One line per peer request would drown what matters.
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+builder.Logging.AddFilter("Grpc", LogLevel.Warning);
 // Under systemd, stdout is the journal (JOURNAL_STREAM): log in its format, with priorities.
 if (Environment.GetEnvironmentVariable("JOURNAL_STREAM") != null)
     builder.Logging.AddSystemdConsole();

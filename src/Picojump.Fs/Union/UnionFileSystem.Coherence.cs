@@ -13,7 +13,9 @@ namespace Picojump.Fs.Union;
 // handler can deadlock against the very request it serves.
 public sealed partial class UnionFileSystem
 {
-    private readonly record struct KernelNotice(ulong NodeId, ulong Parent, byte[]? Name);
+    private static readonly TimeSpan NoticeWait = TimeSpan.FromSeconds(2);
+
+    private readonly record struct KernelNotice(ulong NodeId, ulong Parent, byte[]? Name, ManualResetEventSlim? Done = null);
 
     /// <summary>Announces a change of a local object (peers own and announce theirs).</summary>
     private void Changed(UnionNode node, ulong ino, bool entry)
@@ -59,6 +61,14 @@ public sealed partial class UnionFileSystem
 
     private void Notify(KernelNotice notice) => _notices.Writer.TryWrite(notice);
 
+    /// <summary>Has the worker tell the kernel, and waits (bounded) until it has.</summary>
+    private void NotifyAndWait(KernelNotice notice)
+    {
+        using var done = new ManualResetEventSlim();
+        if (_notices.Writer.TryWrite(notice with { Done = done }))
+            done.Wait(NoticeWait);
+    }
+
     private void NoticeLoop()
     {
         var reader = _notices.Reader;
@@ -67,13 +77,17 @@ public sealed partial class UnionFileSystem
             while (reader.TryRead(out var notice))
             {
                 if (_connection is not { } connection)
+                {
+                    notice.Done?.Set();
                     continue;
+                }
                 // ENOENT: the kernel no longer has it cached, which is just as good.
                 var error = notice.Name == null
                     ? connection.NotifyInvalInode(notice.NodeId, 0, -1)
                     : connection.NotifyInvalEntry(notice.Parent, notice.Name.AsSpan(0, notice.Name.Length - 1));
                 if (error is not (Errno.OK or Errno.ENOENT))
                     _logger.LogDebug("Kernel cache notification failed: {Errno}", error);
+                notice.Done?.Set();
             }
         }
     }

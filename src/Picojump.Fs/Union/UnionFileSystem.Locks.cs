@@ -47,12 +47,35 @@ public sealed partial class UnionFileSystem
             var error = handle.Owner.Call((c, o) => c.SetLock(request, o), out var reply, out _);
             if (error == Errno.OK)
                 error = FromWire(reply!.Errno);
+            if (error == Errno.OK && input.Lk.Type != (uint)LibC.F_UNLCK)
+                return Revalidate(handle);
             if (error != Errno.EAGAIN || !wait)
                 return error;
             if (cancel.WaitHandle.WaitOne(pause))
                 return Errno.EINTR;
             pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, LongestLockPoll.Ticks));
         }
+    }
+
+    /// <summary>
+    /// A lock was just granted: whoever held it before may have changed the file, and their
+    /// invalidation may still be on its way. Ask the owner now, and if the file changed, drop
+    /// the kernel's pages before the locker reads (sqlite reads its header right after locking).
+    /// </summary>
+    private Errno Revalidate(Internal.RemoteFileHandle handle)
+    {
+        var error = RemoteStat(handle.Node, out var attr);
+        if (error != Errno.OK)
+            return error;
+        lock (handle.FetchGate)
+        {
+            if (attr!.CtimeNs == handle.Version)
+                return Errno.OK;
+            handle.Version = attr.CtimeNs;
+            handle.BlockIndex = -1;
+        }
+        NotifyAndWait(new KernelNotice(handle.Node.Id, 0, null));
+        return Errno.OK;
     }
 
     private LockRequest LockRequest(Internal.RemoteFileHandle handle, in FuseLkIn input) => new()
