@@ -11,6 +11,11 @@ public sealed record DaemonSettings
 {
     public const string DefaultConfigPath = "/etc/picojump/picojumpd.json";
 
+    public const string DefaultControlSocket = "/run/picojump/control.sock";
+
+    /// <summary>sun_path holds 108 bytes, the terminating NUL included.</summary>
+    public const int MaxSocketPathBytes = 107;
+
     public string? Export { get; init; }
 
     public string? Mountpoint { get; init; }
@@ -33,6 +38,9 @@ public sealed record DaemonSettings
     public IReadOnlyList<PeerSetting> Peers { get; init; } = [];
 
     public TlsSettings? Tls { get; init; }
+
+    /// <summary>The Unix socket of the control API (pjctl); only root may connect.</summary>
+    public string ControlSocket { get; init; } = DefaultControlSocket;
 
     /// <summary>Reads <paramref name="path"/>; a missing default file means built-in defaults.</summary>
     public static DaemonSettings Load(string? path)
@@ -75,17 +83,22 @@ public sealed record DaemonSettings
             "cacheSeconds" when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var s) && s is >= 0 and <= 3600 => this with { CacheSeconds = s },
             "hostName" when value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } name => this with { HostName = name },
             "listen" when value.ValueKind == JsonValueKind.String && IPEndPoint.TryParse(value.GetString()!, out var endpoint) && endpoint.Port > 0 => this with { Listen = endpoint },
+            "controlSocket" when value.ValueKind == JsonValueKind.String && IsSocketPath(value.GetString()!) => this with { ControlSocket = value.GetString()! },
             "peers" => this with { Peers = PeerSetting.Parse(value, $"config file {path}", property.Name) },
             "tls" => this with { Tls = TlsSettings.Parse(value, $"config file {path}", property.Name) },
             "hostName" => throw new SettingsException($"{Where()} must be a non-empty string"),
             "listen" => throw new SettingsException($"{Where()} must be \"ADDRESS:PORT\" with an IP address and a port from 1 to 65535"),
             "export" or "mountpoint" => throw new SettingsException($"{Where()} must be a path string"),
+            "controlSocket" => throw new SettingsException($"{Where()} must be an absolute path of at most {MaxSocketPathBytes} bytes"),
             "passthrough" => throw new SettingsException($"{Where()} must be true or false"),
             "readerThreads" => throw new SettingsException($"{Where()} must be an integer from 0 to 64"),
             "cacheSeconds" => throw new SettingsException($"{Where()} must be a number of seconds from 0 to 3600"),
             _ => throw new SettingsException($"{Where()} is not a known setting"),
         };
     }
+
+    private static bool IsSocketPath(string path)
+        => Path.IsPathFullyQualified(path) && !path.EndsWith('/') && System.Text.Encoding.UTF8.GetByteCount(path) <= MaxSocketPathBytes;
 
     /// <summary>Checks that the settings can be served, before anything is mounted.</summary>
     public void Validate()
@@ -98,6 +111,8 @@ public sealed record DaemonSettings
             throw new SettingsException($"export directory {Export} does not exist");
         if (Path.GetFullPath(Mountpoint).StartsWith(Path.GetFullPath(Export).TrimEnd('/') + "/", StringComparison.Ordinal))
             throw new SettingsException($"mountpoint {Mountpoint} lies inside the export {Export}");
+        if (!IsSocketPath(ControlSocket))
+            throw new SettingsException($"control socket {ControlSocket} must be an absolute path of at most {MaxSocketPathBytes} bytes");
         if (Listen == null)
             return;
         if (HostName == null)
