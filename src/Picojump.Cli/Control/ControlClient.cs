@@ -40,8 +40,6 @@ public static class ControlClient
 
     public static StatusReply Status(string socketPath)
     {
-        if (!File.Exists(socketPath))
-            throw new CliException($"picojumpd is not running on this host (no control socket at {socketPath})");
         using var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
         {
             HttpHandler = new SocketsHttpHandler { ConnectCallback = (_, cancel) => ConnectAsync(socketPath, cancel) },
@@ -82,6 +80,8 @@ public static class ControlClient
                 continue;
             return socket.SocketErrorCode switch
             {
+                // ENOENT; checked by connecting, since a user who may not look in the directory sees no file either.
+                SocketError.AddressNotAvailable => new CliException($"picojumpd is not running on this host (no control socket at {socketPath})"),
                 SocketError.AccessDenied => new CliException($"permission denied on the control socket {socketPath} (only root may ask picojumpd)"),
                 SocketError.ConnectionRefused => new CliException($"picojumpd is not running on this host (nothing listens on the control socket at {socketPath})"),
                 _ => new CliException($"cannot reach picojumpd at {socketPath}: {socket.Message}"),
