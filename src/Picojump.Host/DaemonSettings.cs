@@ -11,6 +11,11 @@ public sealed record DaemonSettings
 {
     public const string DefaultConfigPath = "/etc/picojump/picojumpd.json";
 
+    public const string DefaultControlSocket = "/run/picojump/control.sock";
+
+    /// <summary>sun_path holds 108 bytes, the terminating NUL included.</summary>
+    public const int MaxSocketPathBytes = 107;
+
     public string? Export { get; init; }
 
     public string? Mountpoint { get; init; }
@@ -45,6 +50,9 @@ public sealed record DaemonSettings
 
     /// <summary>The bound on every remote operation: past it, it fails with ETIMEDOUT.</summary>
     public double PeerTimeoutSeconds { get; init; } = 5;
+
+    /// <summary>The Unix socket of the control API (pjctl); only root may connect.</summary>
+    public string ControlSocket { get; init; } = DefaultControlSocket;
 
     /// <summary>Reads <paramref name="path"/>; a missing default file means built-in defaults.</summary>
     public static DaemonSettings Load(string? path)
@@ -91,11 +99,13 @@ public sealed record DaemonSettings
             "cacheMemoryMiB" when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var m) && m is >= 16 and <= 1 << 20 => this with { CacheMemoryMiB = m },
             "cacheSizeMiB" when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var z) && z is >= 16 and <= 1 << 24 => this with { CacheSizeMiB = z },
             "peerTimeoutSeconds" when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var t) && t is >= 0.1 and <= 600 => this with { PeerTimeoutSeconds = t },
+            "controlSocket" when value.ValueKind == JsonValueKind.String && IsSocketPath(value.GetString()!) => this with { ControlSocket = value.GetString()! },
             "peers" => this with { Peers = PeerSetting.Parse(value, $"config file {path}", property.Name) },
             "tls" => this with { Tls = TlsSettings.Parse(value, $"config file {path}", property.Name) },
             "hostName" => throw new SettingsException($"{Where()} must be a non-empty string"),
             "listen" => throw new SettingsException($"{Where()} must be \"ADDRESS:PORT\" with an IP address and a port from 1 to 65535"),
             "export" or "mountpoint" => throw new SettingsException($"{Where()} must be a path string"),
+            "controlSocket" => throw new SettingsException($"{Where()} must be an absolute path of at most {MaxSocketPathBytes} bytes"),
             "passthrough" => throw new SettingsException($"{Where()} must be true or false"),
             "readerThreads" => throw new SettingsException($"{Where()} must be an integer from 0 to 64"),
             "cacheDir" => throw new SettingsException($"{Where()} must be a path string"),
@@ -106,6 +116,9 @@ public sealed record DaemonSettings
             _ => throw new SettingsException($"{Where()} is not a known setting"),
         };
     }
+
+    private static bool IsSocketPath(string path)
+        => Path.IsPathFullyQualified(path) && !path.EndsWith('/') && System.Text.Encoding.UTF8.GetByteCount(path) <= MaxSocketPathBytes;
 
     /// <summary>Checks that the settings can be served, before anything is mounted.</summary>
     public void Validate()
@@ -120,6 +133,8 @@ public sealed record DaemonSettings
             throw new SettingsException($"mountpoint {Mountpoint} lies inside the export {Export}");
         if (CacheSizeMiB < 2L * CacheMemoryMiB)
             throw new SettingsException($"key \"cacheSizeMiB\" ({CacheSizeMiB}) must be at least twice \"cacheMemoryMiB\" ({CacheMemoryMiB})");
+        if (!IsSocketPath(ControlSocket))
+            throw new SettingsException($"control socket {ControlSocket} must be an absolute path of at most {MaxSocketPathBytes} bytes");
         if (Listen == null)
         {
             if (Peers.Count > 0)

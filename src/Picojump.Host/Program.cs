@@ -5,19 +5,22 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Picojump.Fs.Cache;
+using Picojump.Fs.Accounting;
 using Picojump.Fs.Cluster;
 using Picojump.Fs.Fuse;
 using Picojump.Fs.Local;
 using Picojump.Fs.Union;
 using Picojump.Host;
+using Picojump.Host.Control;
 
 var exportOption = new Option<string?>("--export") { Description = "Directory this host exports into /pj" };
 var mountpointOption = new Option<string?>("--mountpoint") { Description = "Where to mount the namespace (usually /pj)" };
 var configOption = new Option<string?>("--config") { Description = $"JSON config file (default {DaemonSettings.DefaultConfigPath} if present)" };
+var controlSocketOption = new Option<string?>("--control-socket") { Description = $"Unix socket of the control API (default {DaemonSettings.DefaultControlSocket})" };
 var noPassthroughOption = new Option<bool>("--no-passthrough") { Description = "Serve every read and write in the daemon, without FUSE passthrough" };
 var root = new RootCommand("picojumpd: the Picojump daemon; serves /pj until SIGINT or SIGTERM")
 {
-    exportOption, mountpointOption, configOption, noPassthroughOption,
+    exportOption, mountpointOption, configOption, controlSocketOption, noPassthroughOption,
 };
 
 var parsed = root.Parse(args);
@@ -29,6 +32,7 @@ if (parsed.Errors.Count > 0)
 if (parsed.Action is not null && parsed.Action.GetType().Name is "HelpAction" or "VersionAction")
     return parsed.Invoke();
 
+var accounting = new AccessAccounting();
 DaemonSettings settings;
 FuseMount mount;
 UnionFileSystem fileSystem;
@@ -45,6 +49,7 @@ try
         Export = parsed.GetValue(exportOption) ?? settings.Export,
         Mountpoint = parsed.GetValue(mountpointOption) ?? settings.Mountpoint,
         Passthrough = settings.Passthrough && !parsed.GetValue(noPassthroughOption),
+        ControlSocket = parsed.GetValue(controlSocketOption) ?? settings.ControlSocket,
     };
     settings.Validate();
     var cache = TimeSpan.FromSeconds(settings.CacheSeconds);
@@ -75,9 +80,13 @@ try
     }
     fileSystem = new UnionFileSystem(local, peers, blockCache,
         new UnionOptions { HostName = settings.HostName ?? Environment.MachineName, EntryTimeout = cache, AttrTimeout = cache },
-        loggerFactory.CreateLogger<UnionFileSystem>());
+        loggerFactory.CreateLogger<UnionFileSystem>())
+    {
+        Accounting = accounting,
+    };
     if (peerService != null)
         fileSystem.LocalChanged += peerService.PublishLocalChange;
+    ControlSocket.Prepare(settings.ControlSocket);
     mount = FuseMount.Mount(settings.Mountpoint!, fsName: "picojump", subtype: "picojump");
 }
 catch (Exception ex) when (ex is SettingsException or FuseMountException or DirectoryNotFoundException or CryptographicException)
@@ -90,10 +99,8 @@ catch (Exception ex) when (ex is SettingsException or FuseMountException or Dire
 // with a recursive inotify watcher that walks every directory below it. When the
 // mountpoint lies below, that walk stats the mount before we serve it and the daemon
 // deadlocks on its own mount (and it would watch all of /pj under systemd's cwd "/").
-// With a peer API the same goes for the web host: an empty builder, no config files.
-IHostApplicationBuilder builder = settings.Listen == null
-    ? Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true })
-    : WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+// The web host (control API, peer API) is therefore an empty builder: no config files.
+var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
 builder.Logging.ClearProviders();
 // One line per peer request would drown what matters.
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -112,6 +119,8 @@ if (peers != null)
     builder.Services.AddSingleton(_ => peers);
 if (blockCache != null)
     builder.Services.AddSingleton(_ => blockCache);
+builder.Services.AddSingleton(accounting);
+builder.Services.AddSingleton<IClusterStatusSource>(new ClusterStatus(peers, blockCache));
 builder.Services.AddSingleton(new FuseServerOptions
 {
     Passthrough = settings.Passthrough,
@@ -120,28 +129,24 @@ builder.Services.AddSingleton(new FuseServerOptions
 builder.Services.AddHostedService<FileSystemService>();
 builder.Services.AddHostedService<SystemdNotifier>();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
-IHost host;
-if (builder is WebApplicationBuilder web)
-{
-    PeerServer.Configure(web, settings.Listen!, peerCertificates!, peerService!);
-    var app = web.Build();
+ControlServer.Configure(builder, settings.ControlSocket);
+if (settings.Listen != null)
+    PeerServer.Configure(builder, settings.Listen, peerCertificates!, peerService!);
+var app = builder.Build();
+ControlServer.Map(app);
+if (settings.Listen != null)
     PeerServer.Map(app);
-    host = app;
-}
-else
-{
-    host = ((HostApplicationBuilder)builder).Build();
-}
 try
 {
-    await host.RunAsync();
+    await app.RunAsync();
 }
 catch (IOException ex)
 {
-    // Kestrel could not bind the peer address after all (taken since the check): the
-    // mount was never served, so it goes too.
+    // Kestrel could not bind after all (the address or socket was taken since the checks):
+    // the mount was never served, so it goes too.
     mount.Unmount();
-    Console.Error.WriteLine($"picojumpd: listen {settings.Listen}: {ex.Message}");
+    Console.Error.WriteLine($"picojumpd: cannot listen: {ex.Message}");
     return 1;
 }
+ControlSocket.Remove(settings.ControlSocket);
 return 0;

@@ -103,7 +103,7 @@ public sealed class HostLayout(ClusterLayout cluster, int index, string address)
 
     public string Tls => Path.Combine(Etc, "tls");
 
-    /// <summary>Seen by the host as /run/picojump (its control socket will live there).</summary>
+    /// <summary>Seen by the host as /run/picojump (its daemon's control socket lives there).</summary>
     public string Run => Path.Combine(StateDirectory, "run");
 
     public string Log => Path.Combine(StateDirectory, "log");

@@ -99,6 +99,3 @@ public sealed class RemotePeer : IDisposable
 
     public void Dispose() => _channel.Dispose();
 }
-
-/// <summary>What this host knows of a peer, for status and for choosing the nearest host.</summary>
-public sealed record PeerStatus(string Name, string Address, bool Reachable, TimeSpan? RoundTrip, double LoadAverage, ulong Incarnation, DateTimeOffset? LastSeen, string? Error);

@@ -31,10 +31,12 @@ public struct Stat
     public const uint S_IFDIR = 0x4000;
     public const uint S_IFREG = 0x8000;
     public const uint S_IFLNK = 0xA000;
+    public const uint S_IFSOCK = 0xC000;
 
     public readonly bool IsDirectory => (Mode & S_IFMT) == S_IFDIR;
     public readonly bool IsRegular => (Mode & S_IFMT) == S_IFREG;
     public readonly bool IsSymlink => (Mode & S_IFMT) == S_IFLNK;
+    public readonly bool IsSocket => (Mode & S_IFMT) == S_IFSOCK;
 }
 
 /// <summary>struct statvfs on x86_64 glibc (112 bytes).</summary>

@@ -106,9 +106,10 @@ public sealed class DevClusterTests(DevClusterFixture cluster) : IClassFixture<D
 
         var status = _pjctl.Check("--host", "h2", "status", "--json");
 
-        // Only h2's own /pj: the machine's other FUSE mounts were dropped from its namespace.
-        var mounts = JsonDocument.Parse(status.Output).RootElement.EnumerateArray().ToList();
-        Assert.Equal("/pj", Assert.Single(mounts).GetProperty("Mountpoint").GetString());
+        // h2's own daemon answers, on h2's own /run/picojump/control.sock.
+        var reply = JsonDocument.Parse(status.Output).RootElement;
+        Assert.Equal("h2", reply.GetProperty("hostName").GetString());
+        Assert.Equal("/pj", reply.GetProperty("mountpoint").GetString());
         var unknown = _pjctl.Run(["--host", "h9", "status"]);
         Assert.Equal(1, unknown.ExitCode);
         Assert.StartsWith("pjctl: unknown host 'h9'", unknown.Error, StringComparison.Ordinal);

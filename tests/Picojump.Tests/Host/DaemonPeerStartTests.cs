@@ -89,7 +89,7 @@ public sealed class DaemonPeerStartTests : IDisposable
         File.WriteAllText(config, $$"""
             {
               "export": "{{Path.Combine(_dir, "export")}}", "mountpoint": "{{Mountpoint}}",
-              "hostName": "h1", "listen": "127.0.0.1:{{port}}",
+              "hostName": "h1", "listen": "127.0.0.1:{{port}}", "controlSocket": "{{_dir}}/control.sock",
               "tls": { "ca": "{{tls}}/ca.crt", "cert": "{{tls}}/h1.crt", "key": "{{tls}}/h1.key" }
             }
             """);

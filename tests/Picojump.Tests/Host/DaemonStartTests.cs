@@ -51,7 +51,7 @@ public sealed class DaemonStartTests : IDisposable
         Directory.CreateDirectory(Export);
         Directory.CreateDirectory(Mountpoint);
         var info = new ProcessStartInfo(TestProcess.Dotnet) { WorkingDirectory = _dir, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "picojumpd.dll"), "--export", Export, "--mountpoint", Mountpoint }.Concat(options))
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "picojumpd.dll"), "--export", Export, "--mountpoint", Mountpoint, "--control-socket", Path.Combine(_dir, "control.sock") }.Concat(options))
             info.ArgumentList.Add(argument);
         var daemon = Process.Start(info)!;
         _daemons.Add(daemon);

@@ -1,9 +1,11 @@
+using System.Net.Sockets;
+
 namespace Picojump.Tests.Infrastructure;
 
 /// <summary>
 /// picojumpd serving a fresh export at a fresh mountpoint, both below one temporary
 /// directory: `dotnet picojumpd.dll --config ROOT/picojumpd.json --export ROOT/export
-/// --mountpoint ROOT/mnt`. Start returns once the mount is live; Dispose stops the daemon
+/// --mountpoint ROOT/mnt`, its control socket at ROOT/run/control.sock. Start returns once the mount is live; Dispose stops the daemon
 /// with SIGTERM, checks that it exited 0 and unmounted, and removes the directories
 /// (lazily unmounting as a last resort).
 /// </summary>
@@ -32,6 +34,10 @@ public sealed class MountedDaemon : IDisposable
 
     public string Mountpoint => MountpointOf(Root);
 
+    public string ControlSocket => ControlSocketOf(Root);
+
+    public string Config => Path.Combine(Root, "picojumpd.json");
+
     public bool Passthrough { get; }
 
     public DaemonProcess Process { get; }
@@ -39,6 +45,17 @@ public sealed class MountedDaemon : IDisposable
     public static string ExportOf(string root) => Path.Combine(root, "export");
 
     public static string MountpointOf(string root) => Path.Combine(root, "mnt");
+
+    /// <summary>Each daemon its own: the default /run/picojump/control.sock would make parallel tests collide.</summary>
+    public static string ControlSocketOf(string root) => Path.Combine(root, "run", "control.sock");
+
+    /// <summary>A config with only the control socket of <paramref name="root"/>: the machine's config must not leak in.</summary>
+    public static string WriteConfig(string root)
+    {
+        var config = Path.Combine(root, "picojumpd.json");
+        File.WriteAllText(config, $$"""{ "controlSocket": "{{ControlSocketOf(root)}}" }""");
+        return config;
+    }
 
     /// <summary>A new temporary directory with empty export/ and mnt/ in it.</summary>
     public static string CreateRoot()
@@ -58,9 +75,7 @@ public sealed class MountedDaemon : IDisposable
     /// </summary>
     public static MountedDaemon Start(string root, bool passthrough, bool ownsRoot = false, IReadOnlyDictionary<string, string>? environment = null)
     {
-        // Its own empty config: the machine's /etc/picojump/picojumpd.json must not leak in.
-        var config = Path.Combine(root, "picojumpd.json");
-        File.WriteAllText(config, "{}");
+        var config = WriteConfig(root);
         List<string> arguments = ["--config", config, "--export", ExportOf(root), "--mountpoint", MountpointOf(root)];
         if (!passthrough)
             arguments.Add("--no-passthrough");
@@ -95,6 +110,28 @@ public sealed class MountedDaemon : IDisposable
         var negotiated = Process.Output.Split('\n').First(l => l.Contains(" negotiated: ", StringComparison.Ordinal));
         if (negotiated.Contains("Passthrough", StringComparison.Ordinal) != Passthrough)
             Assert.Fail($"asked for passthrough={Passthrough}, but the daemon negotiated: {negotiated}\n{Process.Describe()}");
+        // The control socket listens once the host has started, a moment after the mount.
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (!ControlSocketListens())
+        {
+            if (Process.HasExited || DateTime.UtcNow > deadline)
+                Assert.Fail($"picojumpd serves {Mountpoint} but does not listen on {ControlSocket}\n{Process.Describe()}");
+            Thread.Sleep(20);
+        }
+    }
+
+    private bool ControlSocketListens()
+    {
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(ControlSocket));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

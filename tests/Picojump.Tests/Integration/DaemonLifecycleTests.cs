@@ -179,9 +179,9 @@ public sealed class DaemonLifecycleTests
         {
             File.WriteAllText(Path.Combine(mountpoint, "owned-by-tmpfs"), "x");
 
-            File.WriteAllText(Path.Combine(root, "empty.json"), "{}");
+            var config = MountedDaemon.WriteConfig(root);
 
-            var result = RunDaemon(root, "--config", Path.Combine(root, "empty.json"), "--export", MountedDaemon.ExportOf(root), "--mountpoint", mountpoint);
+            var result = RunDaemon(root, "--config", config, "--export", MountedDaemon.ExportOf(root), "--mountpoint", mountpoint);
 
             result.AssertExitCode(1);
             Assert.Contains("busy", AssertOneLine(result), StringComparison.Ordinal);

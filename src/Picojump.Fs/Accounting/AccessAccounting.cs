@@ -1,0 +1,98 @@
+using System.Collections.Concurrent;
+
+namespace Picojump.Fs.Accounting;
+
+/// <summary>
+/// Counts every file operation per job and per owner host of the file: totals since the job
+/// was first seen, and a sliding window of the last <see cref="MaxWindowSeconds"/> seconds in
+/// 1 s buckets (what the migration policy weighs). Called from every FUSE reader thread:
+/// lookups are lock-free, and the only lock is per job and owner. Jobs idle for
+/// <see cref="IdleTimeout"/> are dropped, so memory follows the live jobs.
+/// </summary>
+public sealed class AccessAccounting(JobResolver resolver, TimeProvider time) : IAccessRecorder
+{
+    public const int MaxWindowSeconds = 60;
+
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(10);
+
+    private static readonly long SweepIntervalTicks = TimeSpan.FromSeconds(30).Ticks;
+
+    private readonly ConcurrentDictionary<string, JobCounters> _jobs = new(StringComparer.Ordinal);
+    private long _lastSweepTicks = time.GetUtcNow().UtcTicks;
+
+    public AccessAccounting()
+        : this(new JobResolver(), TimeProvider.System)
+    {
+    }
+
+    /// <summary>One operation of process <paramref name="pid"/> on a file owned by <paramref name="ownerHost"/>; <paramref name="remoteLatency"/> is zero for local ones.</summary>
+    public void Record(int pid, string ownerHost, long bytesRead, long bytesWritten, TimeSpan remoteLatency)
+        => Record(resolver.Resolve(pid), ownerHost, bytesRead, bytesWritten, remoteLatency);
+
+    /// <summary>The same, for a caller that knows the job already.</summary>
+    public void Record(JobId job, string ownerHost, long bytesRead, long bytesWritten, TimeSpan remoteLatency)
+    {
+        var now = time.GetUtcNow().UtcTicks;
+        var counters = _jobs.GetOrAdd(job.Key, static (_, job) => new JobCounters(job), job);
+        counters.Owner(ownerHost, now).Add(now, bytesRead, bytesWritten, remoteLatency.Ticks);
+        var lastSweep = Volatile.Read(ref _lastSweepTicks);
+        if (now - lastSweep > SweepIntervalTicks && Interlocked.CompareExchange(ref _lastSweepTicks, now, lastSweep) == lastSweep)
+            DropIdle(now);
+    }
+
+    /// <summary>Every job, by key; <paramref name="window"/> is clamped to 1..<see cref="MaxWindowSeconds"/> s and rounded up to whole seconds, the current one included.</summary>
+    public AccountingSnapshot Snapshot(TimeSpan window)
+    {
+        var now = time.GetUtcNow();
+        DropIdle(now.UtcTicks);
+        var seconds = Math.Clamp((int)Math.Ceiling(window.TotalSeconds), 1, MaxWindowSeconds);
+        var afterSecond = now.UtcTicks / TimeSpan.TicksPerSecond - seconds;
+        var jobs = _jobs.Values
+            .Select(job =>
+            {
+                var owners = job.Owners.OrderBy(o => o.OwnerHost, StringComparer.Ordinal).ToList();
+                return new JobAccess(job.Id.Key, job.Id.Label,
+                    [.. owners.Select(o => o.Totals())],
+                    [.. owners.Select(o => o.Since(afterSecond)).OfType<OwnerAccess>()]);
+            })
+            .OrderBy(j => j.JobKey, StringComparer.Ordinal)
+            .ToList();
+        return new AccountingSnapshot(now, TimeSpan.FromSeconds(seconds), jobs);
+    }
+
+    /// <summary>
+    /// Forgets jobs and owners idle for <see cref="IdleTimeout"/>. An operation racing with its
+    /// job's removal after that long an idle time may go uncounted; no lock is worth that.
+    /// </summary>
+    private void DropIdle(long nowTicks)
+    {
+        var cutoff = nowTicks - IdleTimeout.Ticks;
+        foreach (var (key, job) in _jobs)
+        {
+            job.DropIdleOwners(cutoff);
+            if (job.IsEmpty)
+                _jobs.TryRemove(key, out _);
+        }
+    }
+
+    private sealed class JobCounters(JobId id)
+    {
+        private readonly ConcurrentDictionary<string, OwnerCounters> _owners = new(StringComparer.Ordinal);
+
+        public JobId Id => id;
+
+        public IEnumerable<OwnerCounters> Owners => _owners.Values;
+
+        public bool IsEmpty => _owners.IsEmpty;
+
+        public OwnerCounters Owner(string host, long nowTicks)
+            => _owners.GetOrAdd(host, static (h, t) => new OwnerCounters(h, t), nowTicks);
+
+        public void DropIdleOwners(long cutoffTicks)
+        {
+            foreach (var (host, owner) in _owners)
+                if (owner.LastSeenTicks < cutoffTicks)
+                    _owners.TryRemove(host, out _);
+        }
+    }
+}

@@ -1,0 +1,10 @@
+namespace Picojump.Fs.Accounting;
+
+/// <summary>
+/// The job a request belongs to. <see cref="Key"/> is stable for the job's life
+/// ("pidns:4026532201", "session:1234", "unknown"); <see cref="Label"/> is for people.
+/// </summary>
+public readonly record struct JobId(string Key, string Label)
+{
+    public static readonly JobId Unknown = new("unknown", "unknown (kernel or vanished process)");
+}
