@@ -129,6 +129,11 @@ def main():
                 why[op, system] = failed(system, errors)
 
     tcp = med.get(("tcp", "raw"))
+
+    def spread_text(test, system):
+        lo, hi = spread[test, system]
+        return f", repetitions {lo:.2f}-{hi:.2f}x the median" if reps > 1 else ""
+
     out = []
     w = out.append
     w("# bench/cluster: remote file access on a 2-host dev cluster")
@@ -144,10 +149,10 @@ def main():
     w(f"## Throughput (MiB/s, median of {reps} repetition{'s' if reps > 1 else ''}; ratio to raw TCP)")
     w("")
     w(f"- **Raw TCP h2 -> h1** (iperf3, one stream, {args.tcp_seconds} s): "
-      + (f"{num(tcp)} MiB/s ({tcp * 8 * 2**20 / 1e9:.1f} Gbit/s){why['tcp', 'raw']}" if tcp else why["tcp", "raw"]))
+      + (f"{num(tcp)} MiB/s ({tcp * 8 * 2**20 / 1e9:.1f} Gbit/s){spread_text('tcp', 'raw')}{why['tcp', 'raw']}" if tcp else why["tcp", "raw"]))
     local = med.get(("read-local", "pj-h2"))
     w(f"- **h2 reading its own /pj** (local, passthrough), page cache dropped: "
-      + (f"{num(local)} MiB/s{why['read-local', 'pj-h2']}" if local else why["read-local", "pj-h2"]))
+      + (f"{num(local)} MiB/s{spread_text('read-local', 'pj-h2')}{why['read-local', 'pj-h2']}" if local else why["read-local", "pj-h2"]))
     w("")
     w("| Test | " + " | ".join(NAMES[s] for s in SYSTEMS) + " |")
     w("| --- | " + " | ".join("---:" for _ in SYSTEMS) + " |")
@@ -208,8 +213,6 @@ def main():
         w("")
         w("| Test | " + " | ".join(NAMES[s] for s in SYSTEMS) + " |")
         w("| --- | " + " | ".join("---:" for _ in SYSTEMS) + " |")
-        w("| Raw TCP | " + (f"{spread['tcp', 'raw'][0]:.2f}-{spread['tcp', 'raw'][1]:.2f}" if tcp else "") + " | | |")
-        w("| h2 local /pj | " + (f"{spread['read-local', 'pj-h2'][0]:.2f}-{spread['read-local', 'pj-h2'][1]:.2f}" if local else "") + " | | |")
         for test, label in READS:
             w(f"| {label} | " + " | ".join(f"{spread[test, s][0]:.2f}-{spread[test, s][1]:.2f}" if (test, s) in spread else ""
                                          for s in SYSTEMS) + " |")
@@ -220,15 +223,15 @@ def main():
   joined by a bridge (veth pairs); every byte crosses that bridge, through the same kernel.
   Raw TCP is `iperf3 --reverse` from h1 to h2's address (h2 sends), one stream, {args.tcp_seconds} s:
   the most this machine moves over that link, the yardstick of the remote reads.
-- The data: one file of {args.size} random bytes written into h2's export directory, read on h1
-  as `/pj/bench/read.dat` (Picojump), through an sshfs mount of h2's export, and through an
-  NFSv4 mount of it; and on h2 as its own `/pj/bench/read.dat` (local, FUSE passthrough), the
+- The data: per repetition a new file of {args.size} random bytes written into h2's export
+  directory, read on h1 as `/pj/bench/read-N.dat` (Picojump), through an sshfs mount of h2's export, and through an
+  NFSv4 mount of it; and on h2 as its own `/pj/bench/read-N.dat` (local, FUSE passthrough), the
   baseline of the warm-read target. Every read is `dd bs=1M` of the whole file, timed by dd.
 - Cold: the client freshly started (h1's picojumpd killed and started again by
   `pjctl devcluster stop/start h1`; sshfs and NFS unmounted and mounted anew) and
   `sync; echo 3 > /proc/sys/vm/drop_caches`. The hosts share one kernel, so this also drops
   h2's page cache: a cold read includes h2 reading the file from its disk. The file is new in
-  every run, so no block cache kept on disk can hold it.
+  every repetition, so no block cache kept on disk can hold it.
 - Warm, page cache dropped: the second read, caches dropped again: what the client keeps
   itself (Picojump's block cache on h1); sshfs and NFS keep no data of their own, so theirs
   fetch everything from h2 again. Warm, page cache kept: the third read, right after.
