@@ -19,11 +19,15 @@ EXPORT_DIR=/var/lib/picojump/export
 MOUNTPOINT=/pj
 
 # OS packages.  fuse3: fusermount3 and /etc/fuse.conf; gcc + libc6-dev: a struct-layout
-# test compiles C; fio, bindfs, sqlite3: benchmarks and peers; debian-archive-keyring:
-# verifies the Debian release that CRIU may be taken from (scripts/install-criu.sh);
-# iproute2, util-linux (nsenter, unshare) and iputils-ping: the dev cluster and its tests.
+# test compiles C; fio, bindfs, sqlite3: benchmarks and peers; iperf3, openssh-server +
+# sshfs, nfs-kernel-server: bench/cluster's yardstick and peers (it runs its own sshd and
+# nfsd inside the dev cluster; under systemd apt also enables their services as usual, the
+# NFS server with no exports); debian-archive-keyring: verifies the Debian release that
+# CRIU may be taken from (scripts/install-criu.sh); iproute2, util-linux (nsenter, unshare)
+# and iputils-ping: the dev cluster and its tests.
 PACKAGES=(fuse3 fio bindfs sqlite3 git python3 tar coreutils iproute2 procps util-linux
-          iputils-ping ca-certificates gcc libc6-dev debian-archive-keyring)
+          iputils-ping ca-certificates gcc libc6-dev debian-archive-keyring
+          iperf3 openssh-server sshfs nfs-kernel-server)
 
 export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 \
        DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
