@@ -41,6 +41,7 @@ public sealed partial class DevCluster
         }
         var pid = Launch(host, RequireState().Daemon);
         WaitUntilServing([(host, pid)]);
+        WaitUntilConnected();
         output.WriteLine($"{host.Name}: picojumpd started (pid {pid}), /pj is served");
     }
 

@@ -38,6 +38,7 @@ public sealed partial class DevCluster
         foreach (var host in hosts)
             CreateMountNamespace(host);
         WaitUntilServing(hosts.Select(h => (h, Launch(h, daemon))).ToList());
+        WaitUntilConnected();
 
         output.WriteLine($"Dev cluster {layout.Id} is up at {layout.Root}, subnet {layout.Subnet}:");
         foreach (var host in hosts)

@@ -7,7 +7,8 @@ using Picojump.Protos.Peer;
 namespace Picojump.Fs.Union;
 
 // Attributes and extended attributes. user.picojump.owner names the host that owns a node
-// (for a merged directory, every host that has it, comma-separated).
+// (for a merged directory, every host that has it, comma-separated); it is read-only and
+// not listed.
 public sealed partial class UnionFileSystem
 {
     public const string OwnerAttribute = "user.picojump.owner";
@@ -89,27 +90,17 @@ public sealed partial class UnionFileSystem
         return string.Join(',', hosts.Order(StringComparer.Ordinal));
     }
 
+    /// <summary>
+    /// The owner attribute is not listed: it is virtual, and tools that copy every listed
+    /// attribute (cp -a, tar --xattrs) would try to set it on the copy.
+    /// </summary>
     public Errno ListXattr(in FuseInHeader header, Span<byte> list, out int length)
     {
         length = 0;
         var node = Node(header.NodeId);
         if (node == null)
             return Errno.ESTALE;
-        var localLength = 0;
-        if (node.LocalId != 0)
-        {
-            var error = _local.ListXattr(At(in header, node.LocalId), list, out localLength);
-            if (error != Errno.OK)
-                return error;
-        }
-        length = localLength + OwnerAttributeName.Length + 1;
-        if (list.Length == 0)
-            return Errno.OK;
-        if (list.Length < length)
-            return Errno.ERANGE;
-        OwnerAttributeName.CopyTo(list[localLength..]);
-        list[length - 1] = 0;
-        return Errno.OK;
+        return node.LocalId != 0 ? _local.ListXattr(At(in header, node.LocalId), list, out length) : Errno.OK;
     }
 
     public Errno SetXattr(in FuseInHeader header, in FuseSetXattrIn input, FuseName name, ReadOnlySpan<byte> value)

@@ -101,7 +101,9 @@ public sealed partial class UnionFileSystem
             if (c.IsLocal && c.Host != local.Host)
                 released.Add(c.Local.NodeId);
         }
-        var node = _nodes.Remember(parent, key, n =>
+        (string, ulong)? file = directories.Count > 0 ? null
+            : shown.IsLocal ? ("", shown.Local.NodeId) : (shown.Host, shown.Remote!.Ino);
+        var node = _nodes.Remember(parent, key, file, n =>
         {
             var localId = local.Host != null ? local.Local.NodeId : 0;
             if (n.LocalId != localId)

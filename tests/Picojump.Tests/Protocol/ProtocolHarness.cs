@@ -29,7 +29,7 @@ internal sealed class ProtocolHarness : IDisposable
         var (serverFd, clientFd) = SocketNative.SeqPacketPair();
         _mount = FuseMount.FromDevice(serverFd);
         _fs = LocalFileSystem.Open(Export, new LocalFileSystemOptions(), Log);
-        _server = new FuseServer(_mount, _fs, new FuseServerOptions { ReaderThreads = readers, Passthrough = passthrough }, Log);
+        _server = new FuseServer(_mount, _fs, new FuseServerOptions { ReaderThreads = readers, MaxReaderThreads = readers, Passthrough = passthrough }, Log);
         Client = new FuseTestClient(clientFd);
         _server.Start();
         if (initialise)

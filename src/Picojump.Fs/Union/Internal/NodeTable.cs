@@ -11,6 +11,9 @@ internal sealed class NodeTable
     public const ulong RootId = 1;
 
     private readonly Dictionary<ulong, UnionNode> _nodes = [];
+
+    // Files by what they are, not by name: hard links must be one node to the kernel.
+    private readonly Dictionary<(string Host, ulong Id), UnionNode> _files = [];
     private ulong _nextId = RootId + 1;
 
     public NodeTable(ulong rootLocalId, string localHost, string[] peers)
@@ -38,17 +41,33 @@ internal sealed class NodeTable
             return _nodes.GetValueOrDefault(id);
     }
 
-    /// <summary>The child called <paramref name="name"/>, made if new, with one more kernel lookup.</summary>
-    public UnionNode Remember(UnionNode parent, string name, Action<UnionNode> update)
+    /// <summary>
+    /// The node now called <paramref name="name"/>, made if new, with one more kernel lookup.
+    /// A directory is known by its name (it has one); anything else by its host and inode
+    /// (<paramref name="file"/>), so that every hard link of a file is the same node.
+    /// </summary>
+    public UnionNode Remember(UnionNode parent, string name, (string Host, ulong Id)? file, Action<UnionNode> update)
     {
         lock (Gate)
         {
-            if (!parent.Children.TryGetValue(name, out var node))
+            UnionNode? node;
+            if (file is { } identity)
+                _files.TryGetValue(identity, out node);
+            else if (parent.Children.TryGetValue(name, out node) && !node.IsDirectory)
+                node = null;
+            if (node == null)
             {
                 node = new UnionNode(_nextId++, parent, name);
-                parent.Children[name] = node;
                 _nodes[node.Id] = node;
             }
+            if (file is { } known)
+            {
+                node.File = known;
+                _files[known] = node;
+            }
+            node.Parent = parent;
+            node.Name = name;
+            parent.Children[name] = node;
             update(node);
             node.Lookups++;
             return node;
@@ -66,6 +85,8 @@ internal sealed class NodeTable
             if (node.Lookups > 0)
                 return null;
             _nodes.Remove(id);
+            if (node.File is { } file && _files.TryGetValue(file, out var byFile) && byFile == node)
+                _files.Remove(file);
             if (node.Parent != null && node.Parent.Children.TryGetValue(node.Name, out var current) && current == node)
                 node.Parent.Children.Remove(node.Name);
             return node;

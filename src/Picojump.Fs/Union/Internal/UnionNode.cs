@@ -33,6 +33,9 @@ internal sealed class UnionNode(ulong id, UnionNode? parent, string name)
     /// <summary>Directories: the peers that have it too, ordered by name.</summary>
     public string[] RemoteLayers { get; set; } = [];
 
+    /// <summary>Not a directory: its host and inode (the local node id for this host's), shared by its hard links.</summary>
+    public (string Host, ulong Id)? File { get; set; }
+
     public Dictionary<string, UnionNode> Children { get; } = new(StringComparer.Ordinal);
 
     public bool IsRemote => LocalId == 0;
