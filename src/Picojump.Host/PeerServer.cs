@@ -79,6 +79,9 @@ public static class PeerServer
         try
         {
             using var socket = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            // As Kestrel binds: connections of a previous daemon lingering in TIME_WAIT must
+            // not stop a restart; a live listener still makes the bind fail.
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             socket.Bind(listen);
         }
         catch (SocketException ex)

@@ -39,6 +39,9 @@ public sealed class RemotePeer : IDisposable
                 SslOptions = ssl,
                 ConnectTimeout = options.Timeout,
                 EnableMultipleHttp2Connections = true,
+                // Every read is a stream of its own: at HTTP/2's default 64 KiB window, each
+                // would crawl through slow start instead of filling the link.
+                InitialHttp2StreamWindowSize = 16 << 20,
                 // A connection through a cut link is noticed by the pings, not by the next call.
                 KeepAlivePingDelay = TimeSpan.FromSeconds(5),
                 KeepAlivePingTimeout = options.Timeout,

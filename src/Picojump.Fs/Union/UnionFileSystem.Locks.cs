@@ -67,12 +67,11 @@ public sealed partial class UnionFileSystem
         var error = RemoteStat(handle.Node, out var attr);
         if (error != Errno.OK)
             return error;
-        lock (handle.FetchGate)
+        lock (handle.Gate)
         {
             if (attr!.CtimeNs == handle.Version)
                 return Errno.OK;
-            handle.Version = attr.CtimeNs;
-            handle.BlockIndex = -1;
+            handle.Restart(attr.CtimeNs);
         }
         NotifyAndWait(new KernelNotice(handle.Node.Id, 0, null));
         return Errno.OK;

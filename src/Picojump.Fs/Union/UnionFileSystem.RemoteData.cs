@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Picojump.Fs.Cache;
 using Picojump.Fs.Fuse;
+using Microsoft.Extensions.Logging;
 using Picojump.Fs.Native;
 using Picojump.Fs.Union.Internal;
 using Picojump.Protos.Peer;
@@ -15,21 +16,35 @@ namespace Picojump.Fs.Union;
 // sequentially. Writes reach the owner before they are acknowledged.
 public sealed partial class UnionFileSystem
 {
-    private int BlockSize => _cache?.BlockSize ?? Cache.BlockCacheOptions.DefaultBlockSize;
+    /// <summary>A block past the end of the file: not an error, an empty block.</summary>
+    private const Errno PastEnd = Errno.ENODATA;
+
+    private const int MaxCollisions = 64;
+
+    private int BlockSize => _cache!.BlockSize;
 
     private Errno ReadRemote(in FuseInHeader header, RemoteFileHandle handle, long offset, Span<byte> buffer, out int length)
     {
         length = 0;
         var waited = TimeSpan.Zero;
-        lock (handle.FetchGate)
+        var collisions = 0;
+        while (length < buffer.Length)
         {
-            while (length < buffer.Length)
+            var at = offset + length;
+            var index = at / BlockSize;
+            var error = LoadBlock(handle, index, ref waited);
+            if (error != Errno.OK)
+                return length > 0 ? Errno.OK : error;
+            lock (handle.Gate)
             {
-                var at = offset + length;
-                var index = at / BlockSize;
-                var error = LoadBlock(handle, index, ref waited);
-                if (error != Errno.OK)
-                    return length > 0 ? Errno.OK : error;
+                // Another read of this handle moved on meanwhile (the kernel reads ahead in
+                // parallel): load again, which the cache answers.
+                if (handle.BlockIndex != index)
+                {
+                    if (++collisions > MaxCollisions)
+                        return length > 0 ? Errno.OK : Errno.EAGAIN;
+                    continue;
+                }
                 var within = (int)(at - index * BlockSize);
                 if (within >= handle.BlockLength)
                     break; // end of file
@@ -44,87 +59,166 @@ public sealed partial class UnionFileSystem
         return Errno.OK;
     }
 
-    /// <summary>Makes block <paramref name="index"/> the handle's current block: from the handle, the cache, or the owner.</summary>
+    /// <summary>
+    /// Makes block <paramref name="index"/> the handle's current block: from the cache, else
+    /// by waiting for its fetch (started here if none is under way).
+    /// </summary>
     private Errno LoadBlock(RemoteFileHandle handle, long index, ref TimeSpan waited)
     {
-        if (handle.BlockIndex == index)
-            return Errno.OK;
-        handle.Block ??= new byte[BlockSize];
-        var sequential = index == handle.NextBlock;
-        handle.NextBlock = index + 1;
-        if (_cache != null && _cache.TryRead(Key(handle, index), handle.Block, out var cached))
+        // A few rounds at most: a block can be evicted, or the file change, between fetch and read.
+        for (var attempt = 0; attempt < 4; attempt++)
         {
-            handle.BlockIndex = index;
-            handle.BlockLength = cached;
-            return Errno.OK;
+            Task<Errno> fetch;
+            lock (handle.Gate)
+            {
+                if (handle.BlockIndex == index)
+                    return Errno.OK;
+                handle.Block ??= new byte[BlockSize];
+                var sequential = Math.Abs(index - handle.NextBlock) <= 1;
+                handle.NextBlock = Math.Max(handle.NextBlock, index + 1);
+                if (sequential)
+                    handle.Window = Math.Min(handle.Window * 2, _options.MaxReadAheadBlocks);
+                else
+                    handle.Window = 1;
+                if (_cache!.TryRead(Key(handle, index), handle.Block, out var cached))
+                {
+                    handle.BlockIndex = index;
+                    handle.BlockLength = cached;
+                    // Inside a stretch this handle is streaming from the owner: stay ahead.
+                    // A file read from the cache alone never asks the owner.
+                    if (sequential && index < handle.FetchedUntil)
+                        ReadAhead(handle, index);
+                    return Errno.OK;
+                }
+                if (!handle.Pending.TryGetValue(index, out var pending))
+                {
+                    StartFetch(handle, index, handle.Window);
+                    pending = handle.Pending[index];
+                }
+                if (sequential)
+                    ReadAhead(handle, index);
+                fetch = pending.Task;
+            }
+            var started = Stopwatch.GetTimestamp();
+            var error = fetch.GetAwaiter().GetResult();
+            waited += Stopwatch.GetElapsedTime(started);
+            if (error == PastEnd)
+            {
+                lock (handle.Gate)
+                {
+                    handle.BlockIndex = index;
+                    handle.BlockLength = 0;
+                }
+                return Errno.OK;
+            }
+            if (error != Errno.OK)
+                return error;
         }
-        handle.Window = sequential ? Math.Min(handle.Window * 2, _options.MaxReadAheadBlocks) : 1;
-        var started = Stopwatch.GetTimestamp();
-        var error = Fetch(handle, index, _cache == null ? 1 : handle.Window);
-        waited += Stopwatch.GetElapsedTime(started);
-        return error;
+        return Errno.EIO;
     }
 
-    private BlockKey Key(RemoteFileHandle handle, long index)
-        => new(BlockKey.HashHost(handle.Node.Owner), handle.Ino, handle.Version, (ulong)index);
+    /// <summary>Keeps the fetches of a sequential reader one to two windows ahead of it. Under the handle's gate.</summary>
+    private void ReadAhead(RemoteFileHandle handle, long index)
+    {
+        if (handle.FetchedUntil >= index + handle.Window)
+            return;
+        var first = Math.Max(handle.FetchedUntil, index + 1);
+        StartFetch(handle, first, (int)(index + 2 * handle.Window - first));
+    }
+
+    private BlockKey Key(RemoteFileHandle handle, long index) => Key(handle, handle.Version, index);
+
+    private static BlockKey Key(RemoteFileHandle handle, long version, long index)
+        => new(BlockKey.HashHost(handle.Node.Owner), handle.Ino, version, (ulong)index);
+
+    /// <summary>Registers blocks [first, first + count) as pending and streams them from the owner in the background. Under the handle's gate.</summary>
+    private void StartFetch(RemoteFileHandle handle, long first, int count)
+    {
+        var blocks = new TaskCompletionSource<Errno>[count];
+        for (var i = 0; i < count; i++)
+        {
+            if (!handle.Pending.TryGetValue(first + i, out var pending))
+            {
+                pending = new TaskCompletionSource<Errno>(TaskCreationOptions.RunContinuationsAsynchronously);
+                handle.Pending[first + i] = pending;
+            }
+            blocks[i] = pending;
+        }
+        handle.FetchedUntil = Math.Max(handle.FetchedUntil, first + count);
+        _ = FetchAsync(handle, handle.Version, first, blocks);
+    }
 
     /// <summary>
-    /// Streams <paramref name="count"/> blocks from <paramref name="first"/> on into the cache,
-    /// keeping the first one in the handle. Blocks already cached are fetched again: one
-    /// stream is cheaper than asking block by block.
+    /// One stream of blocks from the owner into the cache, each completed as it lands. The
+    /// owner sends chunks of at most a block in order, so blocks are cut from the chunks.
     /// </summary>
-    private Errno Fetch(RemoteFileHandle handle, long first, int count)
+    private async Task FetchAsync(RemoteFileHandle handle, long version, long first, TaskCompletionSource<Errno>[] blocks)
     {
         var request = new ReadRequest
         {
             Path = _nodes.PathOf(handle.Node),
             Ino = handle.Ino,
             Offset = (ulong)(first * BlockSize),
-            Length = (ulong)count * (ulong)BlockSize,
+            Length = (ulong)blocks.Length * (ulong)BlockSize,
         };
         var block = ArrayPool<byte>.Shared.Rent(BlockSize);
+        var done = 0;
+        var filled = 0;
         try
         {
             using var call = handle.Owner.Client.Read(request, handle.Owner.Options());
-            var index = first;
-            var filled = 0;
-            var gotFirst = false;
-            var stream = call.ResponseStream;
-            while (stream.MoveNext().GetAwaiter().GetResult())
+            await foreach (var chunk in call.ResponseStream.ReadAllAsync())
             {
-                var chunk = stream.Current;
                 if (chunk.Errno != 0)
-                    return gotFirst ? Errno.OK : FromWire(chunk.Errno);
-                if (chunk.CtimeNs != handle.Version)
                 {
-                    // Changed since the open: newer data wins, under its own version.
-                    handle.Version = chunk.CtimeNs;
-                    handle.Node.RemoteVersion = chunk.CtimeNs;
+                    Finish(handle, first, blocks, done, FromWire(chunk.Errno));
+                    return;
                 }
-                var data = chunk.Data.Span;
-                while (data.Length > 0)
+                if (chunk.CtimeNs != version)
+                {
+                    // Changed since the open: newer data wins, cached under its own version.
+                    lock (handle.Gate)
+                    {
+                        if (handle.Version == version)
+                            handle.Restart(chunk.CtimeNs);
+                    }
+                    handle.Node.RemoteVersion = chunk.CtimeNs;
+                    version = chunk.CtimeNs;
+                }
+                var data = chunk.Data.Memory;
+                while (data.Length > 0 && done < blocks.Length)
                 {
                     var n = Math.Min(BlockSize - filled, data.Length);
-                    data[..n].CopyTo(block.AsSpan(filled));
+                    data.Span[..n].CopyTo(block.AsSpan(filled));
                     filled += n;
                     data = data[n..];
                     if (filled == BlockSize)
                     {
-                        Keep(handle, index, block, filled, ref gotFirst, first);
-                        index++;
+                        _cache!.Write(Key(handle, version, first + done), block.AsSpan(0, filled));
+                        Finish(handle, first, blocks, done, done + 1, Errno.OK);
+                        done++;
                         filled = 0;
                     }
                 }
                 if (chunk.Data.Length == 0)
                     break; // end of file
             }
-            if (filled > 0 || index == first)
-                Keep(handle, index, block, filled, ref gotFirst, first);
-            return Errno.OK;
+            if (filled > 0 && done < blocks.Length)
+            {
+                _cache!.Write(Key(handle, version, first + done), block.AsSpan(0, filled));
+                Finish(handle, first, blocks, done, done + 1, Errno.OK);
+                done++;
+            }
+            Finish(handle, first, blocks, done, PastEnd);
         }
         catch (RpcException ex)
         {
-            return handle.Owner.Failed(ex);
+            Finish(handle, first, blocks, done, handle.Owner.Failed(ex));
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "Fetching blocks of {Path} from {Peer} failed", request.Path, handle.Owner.Name);
+            Finish(handle, first, blocks, done, Errno.EIO);
         }
         finally
         {
@@ -132,15 +226,24 @@ public sealed partial class UnionFileSystem
         }
     }
 
-    private void Keep(RemoteFileHandle handle, long index, byte[] block, int length, ref bool gotFirst, long first)
+    private static void Finish(RemoteFileHandle handle, long first, TaskCompletionSource<Errno>[] blocks, int from, Errno result)
+        => Finish(handle, first, blocks, from, blocks.Length, result);
+
+    /// <summary>Completes blocks [from, to) of a fetch and takes them out of the pending set.</summary>
+    private static void Finish(RemoteFileHandle handle, long first, TaskCompletionSource<Errno>[] blocks, int from, int to, Errno result)
     {
-        _cache?.Write(Key(handle, index), block.AsSpan(0, length));
-        if (index != first)
-            return;
-        block.AsSpan(0, length).CopyTo(handle.Block);
-        handle.BlockIndex = index;
-        handle.BlockLength = length;
-        gotFirst = true;
+        lock (handle.Gate)
+        {
+            for (var i = from; i < to; i++)
+            {
+                if (handle.Pending.TryGetValue(first + i, out var pending) && pending == blocks[i])
+                    handle.Pending.Remove(first + i);
+                if (result != Errno.OK && first + i < handle.FetchedUntil)
+                    handle.FetchedUntil = first + i; // not fetched after all: a later read asks again
+            }
+        }
+        for (var i = from; i < to; i++)
+            blocks[i].TrySetResult(result);
     }
 
     private Errno WriteRemote(in FuseInHeader header, RemoteFileHandle handle, long offset, ReadOnlySpan<byte> data, out uint written)
@@ -165,11 +268,8 @@ public sealed partial class UnionFileSystem
             if (reply!.Errno != 0)
                 return FromWire(reply.Errno);
             written = reply.Written;
-            lock (handle.FetchGate)
-            {
-                handle.Version = reply.Attr.CtimeNs;
-                handle.BlockIndex = -1;
-            }
+            lock (handle.Gate)
+                handle.Restart(reply.Attr.CtimeNs);
             handle.Node.RemoteVersion = reply.Attr.CtimeNs;
             Account(in header, handle.Node.Owner, 0, written, latency);
             return Errno.OK;

@@ -37,6 +37,8 @@ public sealed partial class UnionFileSystem : IFuseFileSystem, IDisposable
 
     public UnionFileSystem(LocalFileSystem local, PeerSet? peers, BlockCache? cache, UnionOptions options, ILogger logger)
     {
+        if (peers != null && cache == null)
+            throw new ArgumentException("remote files are read through the block cache: a union with peers needs one", nameof(cache));
         _local = local;
         _peers = peers;
         _cache = cache;

@@ -1,11 +1,13 @@
 using Picojump.Fs.Cluster;
+using Picojump.Fs.Native;
 
 namespace Picojump.Fs.Union.Internal;
 
 /// <summary>
 /// An open remote file. Reads go through the block cache; the block last read stays here,
-/// since the kernel asks for it in pieces smaller than a block. Sequential readers grow
-/// <see cref="Window"/>, the blocks fetched from the owner in one stream.
+/// since the kernel asks for it in pieces smaller than a block. Blocks being fetched from
+/// the owner are in <see cref="Pending"/>; a sequential reader keeps the fetches up to
+/// <see cref="Window"/> blocks ahead of it. Fields change under <see cref="Gate"/>.
 /// </summary>
 internal sealed class RemoteFileHandle(UnionNode node, RemotePeer owner, ulong ino, long version, bool append)
 {
@@ -17,8 +19,7 @@ internal sealed class RemoteFileHandle(UnionNode node, RemotePeer owner, ulong i
 
     public bool Append { get; } = append;
 
-    /// <summary>Serializes fetches from the owner, so that parallel kernel reads do not fetch a block twice.</summary>
-    public object FetchGate { get; } = new();
+    public object Gate { get; } = new();
 
     /// <summary>The file's change time as last seen: the version its blocks are cached under.</summary>
     public long Version { get; set; } = version;
@@ -33,4 +34,18 @@ internal sealed class RemoteFileHandle(UnionNode node, RemotePeer owner, ulong i
     public long NextBlock { get; set; }
 
     public int Window { get; set; } = 1;
+
+    /// <summary>Every block below this one has been asked of the owner (for the current version).</summary>
+    public long FetchedUntil { get; set; }
+
+    /// <summary>Blocks on their way: completed with OK once in the cache, EOF past the end of the file, or the error.</summary>
+    public Dictionary<long, TaskCompletionSource<Errno>> Pending { get; } = [];
+
+    /// <summary>Forgets what was cached or fetched for the previous version of the file.</summary>
+    public void Restart(long version)
+    {
+        Version = version;
+        BlockIndex = -1;
+        FetchedUntil = 0;
+    }
 }
