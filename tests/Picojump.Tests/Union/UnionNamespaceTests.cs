@@ -231,8 +231,9 @@ public sealed class UnionNamespaceTests(DevClusterFixture fixture) : IClassFixtu
         Assert.Equal("", lines[^1]);
         lines = lines[..^1];
         var expected = new[] { "h1", "h3" }.SelectMany(host => Enumerable.Range(1, 200).Select(i => $"{host} {i} {padding} end")).ToHashSet();
+        var torn = lines.Select((line, i) => (line, i)).Where(l => !expected.Contains(l.line)).Select(l => $"line {l.i + 1}: {l.line}").ToList();
+        Assert.True(torn.Count == 0, $"{lines.Length} lines, {torn.Count} not whole lines of one writer (an append landed inside another):\n{string.Join("\n", torn)}");
         Assert.Equal(400, lines.Length);
-        Assert.DoesNotContain(lines, line => !expected.Contains(line));
         Assert.Equal(400, lines.Distinct().Count());
         // Each writer's lines in its own order.
         foreach (var host in new[] { "h1", "h3" })
