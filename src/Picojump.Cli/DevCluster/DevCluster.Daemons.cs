@@ -10,6 +10,9 @@ public sealed partial class DevCluster
     private static readonly TimeSpan StatTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>Longer than picojumpd's own shutdown bound (15 s), which covers the cache's last checkpoint.</summary>
+    private static readonly TimeSpan TerminateTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>
     /// Starts "$@" in its own session with stdio on the log and every other inherited
     /// descriptor closed (an inherited pipe would keep pjctl's caller waiting for EOF), and
@@ -45,14 +48,31 @@ public sealed partial class DevCluster
         output.WriteLine($"{host.Name}: picojumpd started (pid {pid}), /pj is served");
     }
 
-    /// <summary>SIGKILL, as a crash would: the host's /pj stays mounted and answers ENOTCONN.</summary>
-    public void Stop(string name)
+    /// <summary>
+    /// SIGKILL, as a crash would: the host's /pj stays mounted and answers ENOTCONN. With
+    /// <paramref name="graceful"/>, SIGTERM and a wait for the daemon's clean stop instead: it
+    /// unmounts /pj and takes its block cache's last checkpoint (a killed daemon keeps only
+    /// what its periodic checkpoints saved).
+    /// </summary>
+    public void Stop(string name, bool graceful = false)
     {
         var host = ResolveHost(name);
         var running = RunningDaemons(host);
         if (running.Count == 0)
         {
             output.WriteLine($"{host.Name}: picojumpd is not running");
+            return;
+        }
+        if (graceful)
+        {
+            if (!Processes.TerminateAndWait(running, TerminateTimeout))
+            {
+                Processes.KillAndWait(running, KillTimeout);
+                File.Delete(host.PidFile);
+                throw new CliException($"{host.Name}: picojumpd (pid {string.Join(", ", running)}) did not stop within {TerminateTimeout.TotalSeconds:0} s of SIGTERM, so it was killed; {LogTail(host)}");
+            }
+            File.Delete(host.PidFile);
+            output.WriteLine($"{host.Name}: picojumpd stopped (pid {string.Join(", ", running)}); /pj is unmounted until pjctl devcluster start {host.Name}");
             return;
         }
         if (!Processes.KillAndWait(running, KillTimeout))

@@ -47,11 +47,27 @@ public static class DevClusterCommands
         return new Command("devcluster", "A cluster of simulated hosts on this machine, for tests, benchmarks and demos")
         {
             up, down, status, exec,
-            HostCommand("stop", "Kill a host's picojumpd (SIGKILL, like a crash); its /pj goes stale", (c, h) => c.Stop(h), Cluster),
+            StopCommand(Cluster),
             HostCommand("start", "Start a host's picojumpd again and wait until /pj is served", (c, h) => c.Start(h), Cluster),
             HostCommand("cut", "Take a host's network link down", (c, h) => c.SetLink(h, up: false), Cluster),
             HostCommand("heal", "Bring a host's network link back up", (c, h) => c.SetLink(h, up: true), Cluster),
         };
+    }
+
+    private static Command StopCommand(Func<ParseResult, DevCluster> cluster)
+    {
+        var host = HostArgument();
+        var graceful = new Option<bool>("--graceful")
+        {
+            Description = "SIGTERM and wait for a clean stop (/pj unmounted, the block cache checkpointed) instead of SIGKILL",
+        };
+        var command = new Command("stop", "Kill a host's picojumpd (SIGKILL, like a crash); its /pj goes stale") { host, graceful };
+        command.SetAction(result =>
+        {
+            cluster(result).Stop(result.GetValue(host)!, result.GetValue(graceful));
+            return 0;
+        });
+        return command;
     }
 
     private static Argument<string> HostArgument() => new("host") { Description = "A host of the dev cluster: h1..hN" };

@@ -6,6 +6,7 @@ namespace Picojump.Cli.Infrastructure;
 public static partial class Processes
 {
     private const int SIGKILL = 9;
+    private const int SIGTERM = 15;
 
     /// <summary>Alive and not a zombie (a zombie holds no namespace, mount or file any more).</summary>
     public static bool IsAlive(int pid)
@@ -65,11 +66,16 @@ public static partial class Processes
     }
 
     /// <summary>SIGKILLs the processes and waits until every one is gone; false if some outlived the wait.</summary>
-    public static bool KillAndWait(IEnumerable<int> pids, TimeSpan timeout)
+    public static bool KillAndWait(IEnumerable<int> pids, TimeSpan timeout) => SignalAndWait(pids, SIGKILL, timeout);
+
+    /// <summary>SIGTERMs the processes (a clean stop) and waits until every one is gone; false if some outlived the wait.</summary>
+    public static bool TerminateAndWait(IEnumerable<int> pids, TimeSpan timeout) => SignalAndWait(pids, SIGTERM, timeout);
+
+    private static bool SignalAndWait(IEnumerable<int> pids, int signal, TimeSpan timeout)
     {
         var victims = pids.Distinct().ToList();
         foreach (var pid in victims)
-            kill(pid, SIGKILL);
+            kill(pid, signal);
         var deadline = DateTime.UtcNow + timeout;
         while (victims.Any(IsAlive))
         {
