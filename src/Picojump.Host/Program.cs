@@ -117,8 +117,6 @@ builder.Services.AddSingleton(fileSystem);
 // Through factories, so that the container disposes them: the cache takes its last checkpoint.
 if (peers != null)
     builder.Services.AddSingleton(_ => peers);
-if (blockCache != null)
-    builder.Services.AddSingleton(_ => blockCache);
 builder.Services.AddSingleton(accounting);
 builder.Services.AddSingleton<IClusterStatusSource>(new ClusterStatus(peers, blockCache));
 builder.Services.AddSingleton(new FuseServerOptions
@@ -136,6 +134,10 @@ var app = builder.Build();
 ControlServer.Map(app);
 if (settings.Listen != null)
     PeerServer.Map(app);
+// Peers' invalidation streams last as long as the daemon: end them when it stops, or
+// Kestrel waits for them until the shutdown timeout.
+if (peerService != null)
+    app.Lifetime.ApplicationStopping.Register(peerService.EndSubscriptions);
 try
 {
     await app.RunAsync();
@@ -147,6 +149,11 @@ catch (IOException ex)
     mount.Unmount();
     Console.Error.WriteLine($"picojumpd: cannot listen: {ex.Message}");
     return 1;
+}
+finally
+{
+    // After the mount is gone and nothing reads the cache: its last checkpoint, for the next start.
+    blockCache?.Dispose();
 }
 ControlSocket.Remove(settings.ControlSocket);
 return 0;

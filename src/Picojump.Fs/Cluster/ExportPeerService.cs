@@ -24,6 +24,7 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
     private readonly string _hostName;
     private readonly InvalidationHub _invalidations = new();
     private readonly RemoteLockFiles _locks = new();
+    private readonly CancellationTokenSource _stopping = new();
 
     /// <summary>Random per start: a peer that sees it change drops its handles and caches.</summary>
     public ulong Incarnation { get; } = BinaryPrimitives.ReadUInt64LittleEndian(RandomNumberGenerator.GetBytes(8));
@@ -36,6 +37,7 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
 
     public void Dispose()
     {
+        _stopping.Dispose();
         _locks.Dispose();
         _root.Dispose();
     }
@@ -160,15 +162,19 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
         return chunk;
     }
 
+    /// <summary>Ends every invalidation stream: the daemon stops.</summary>
+    public void EndSubscriptions() => _stopping.Cancel();
+
     public override async Task Invalidations(InvalidationsRequest request, IServerStreamWriter<Invalidation> responseStream, ServerCallContext context)
     {
         var channel = _invalidations.Subscribe();
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _stopping.Token);
         try
         {
-            await foreach (var invalidation in channel.Reader.ReadAllAsync(context.CancellationToken))
-                await responseStream.WriteAsync(invalidation, context.CancellationToken);
+            await foreach (var invalidation in channel.Reader.ReadAllAsync(ended.Token))
+                await responseStream.WriteAsync(invalidation, ended.Token);
         }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (ended.IsCancellationRequested)
         {
             // The peer went away or the daemon stops: the subscription ends with the call.
         }

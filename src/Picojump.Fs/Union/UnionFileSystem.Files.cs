@@ -58,8 +58,14 @@ public sealed partial class UnionFileSystem
         if (error != Errno.OK)
             return error;
         Account(in header, node.Owner, 0, 0, System.Diagnostics.Stopwatch.GetElapsedTime(started));
-        var handle = new RemoteFileHandle(node, peer, attr!.Ino, attr.CtimeNs, append: (flags & (int)OpenFlags.O_APPEND) != 0);
+        var append = (flags & (int)OpenFlags.O_APPEND) != 0;
+        var handle = new RemoteFileHandle(node, peer, attr!.Ino, attr.CtimeNs, append);
         output.Fh = _remoteFiles.Add(handle) | RemoteHandleBit;
+        // Through the page cache the kernel cuts a write at a page it does not hold, and the
+        // owner would append the halves apart, with another host's line between them. Direct
+        // I/O sends each write(2) whole: one append at the owner.
+        if (append)
+            output.OpenFlags |= FuseOpenOutFlags.DirectIo;
         return Errno.OK;
     }
 

@@ -52,7 +52,11 @@ public sealed partial class UnionFileSystem
         return Errno.OK;
     }
 
-    /// <summary>Looks the name up on every reachable peer that has the parent; ENOENT unless a call failed.</summary>
+    /// <summary>
+    /// Looks the name up on every peer that has the parent. When no host has it, the answer
+    /// is ENOENT only if every such peer answered: a name on a peer that is down must not
+    /// look absent, or a program would create it here and the copy would hide the real one.
+    /// </summary>
     private Errno AskPeers(UnionNode parent, string key, List<Candidate> candidates)
     {
         var layers = parent.RemoteLayers;
@@ -60,12 +64,14 @@ public sealed partial class UnionFileSystem
             return Errno.ENOENT;
         var path = NodeTable.Join(_nodes.PathOf(parent), key);
         var calls = new List<(RemotePeer Peer, Task<EntryReply> Reply)>(layers.Length);
+        var error = Errno.ENOENT;
         foreach (var host in layers)
         {
             if (PeerOf(host) is { Reachable: true } peer)
                 calls.Add((peer, peer.Client.LookupAsync(new PathRequest { Path = path }, peer.Options()).ResponseAsync));
+            else
+                error = Errno.EIO; // known to be down: fail at once rather than wait out the bound
         }
-        var error = Errno.ENOENT;
         foreach (var (peer, reply) in calls)
         {
             try
