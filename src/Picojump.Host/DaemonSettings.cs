@@ -120,6 +120,16 @@ public sealed record DaemonSettings
     private static bool IsSocketPath(string path)
         => Path.IsPathFullyQualified(path) && !path.EndsWith('/') && System.Text.Encoding.UTF8.GetByteCount(path) <= MaxSocketPathBytes;
 
+    /// <summary>An ADDRESS:PORT from the command line, or null when not given.</summary>
+    public static IPEndPoint? ParseListen(string? text, string option)
+    {
+        if (text == null)
+            return null;
+        return IPEndPoint.TryParse(text, out var endpoint) && endpoint.Port > 0
+            ? endpoint
+            : throw new SettingsException($"{option} must be ADDRESS:PORT with an IP address and a port from 1 to 65535, not \"{text}\"");
+    }
+
     /// <summary>Checks that the settings can be served, before anything is mounted.</summary>
     public void Validate()
     {
@@ -131,6 +141,8 @@ public sealed record DaemonSettings
             throw new SettingsException($"export directory {Export} does not exist");
         if (Path.GetFullPath(Mountpoint).StartsWith(Path.GetFullPath(Export).TrimEnd('/') + "/", StringComparison.Ordinal))
             throw new SettingsException($"mountpoint {Mountpoint} lies inside the export {Export}");
+        if (string.IsNullOrEmpty(CacheDir))
+            throw new SettingsException("key \"cacheDir\" must be a path string");
         if (CacheSizeMiB < 2L * CacheMemoryMiB)
             throw new SettingsException($"key \"cacheSizeMiB\" ({CacheSizeMiB}) must be at least twice \"cacheMemoryMiB\" ({CacheMemoryMiB})");
         if (!IsSocketPath(ControlSocket))

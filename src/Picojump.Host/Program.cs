@@ -18,9 +18,14 @@ var mountpointOption = new Option<string?>("--mountpoint") { Description = "Wher
 var configOption = new Option<string?>("--config") { Description = $"JSON config file (default {DaemonSettings.DefaultConfigPath} if present)" };
 var controlSocketOption = new Option<string?>("--control-socket") { Description = $"Unix socket of the control API (default {DaemonSettings.DefaultControlSocket})" };
 var noPassthroughOption = new Option<bool>("--no-passthrough") { Description = "Serve every read and write in the daemon, without FUSE passthrough" };
+var hostNameOption = new Option<string?>("--host-name") { Description = "This host's name in the cluster (config key hostName)" };
+var listenOption = new Option<string?>("--listen") { Description = "ADDRESS:PORT of the peer API (config key listen)" };
+var cacheDirOption = new Option<string?>("--cache-dir") { Description = "Directory of the block cache (config key cacheDir)" };
+var cacheSizeOption = new Option<int?>("--cache-size-mib") { Description = "Bound of the block cache in MiB (config key cacheSizeMiB)" };
 var root = new RootCommand("picojumpd: the Picojump daemon; serves /pj until SIGINT or SIGTERM")
 {
     exportOption, mountpointOption, configOption, controlSocketOption, noPassthroughOption,
+    hostNameOption, listenOption, cacheDirOption, cacheSizeOption,
 };
 
 var parsed = root.Parse(args);
@@ -50,6 +55,10 @@ try
         Mountpoint = parsed.GetValue(mountpointOption) ?? settings.Mountpoint,
         Passthrough = settings.Passthrough && !parsed.GetValue(noPassthroughOption),
         ControlSocket = parsed.GetValue(controlSocketOption) ?? settings.ControlSocket,
+        HostName = parsed.GetValue(hostNameOption) ?? settings.HostName,
+        Listen = DaemonSettings.ParseListen(parsed.GetValue(listenOption), "--listen") ?? settings.Listen,
+        CacheDir = parsed.GetValue(cacheDirOption) ?? settings.CacheDir,
+        CacheSizeMiB = parsed.GetValue(cacheSizeOption) ?? settings.CacheSizeMiB,
     };
     settings.Validate();
     var cache = TimeSpan.FromSeconds(settings.CacheSeconds);

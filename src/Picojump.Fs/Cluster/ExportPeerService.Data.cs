@@ -25,6 +25,7 @@ public sealed partial class ExportPeerService
             await responseStream.WriteAsync(new ReadChunk { Errno = (int)errno }, context.CancellationToken);
             return;
         }
+        _invalidations.Read(st.Ino, CallerHost(context));
         try
         {
             var version = Attrs.From(st).CtimeNs;

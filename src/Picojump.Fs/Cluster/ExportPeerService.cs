@@ -162,12 +162,15 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
         return chunk;
     }
 
+    /// <summary>The calling host: the common name of its client certificate, which the cluster CA issued to it.</summary>
+    private static string CallerHost(ServerCallContext context) => context.AuthContext.PeerIdentity.FirstOrDefault()?.Value ?? "";
+
     /// <summary>Ends every invalidation stream: the daemon stops.</summary>
     public void EndSubscriptions() => _stopping.Cancel();
 
     public override async Task Invalidations(InvalidationsRequest request, IServerStreamWriter<Invalidation> responseStream, ServerCallContext context)
     {
-        var channel = _invalidations.Subscribe();
+        var channel = _invalidations.Subscribe(CallerHost(context));
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _stopping.Token);
         try
         {

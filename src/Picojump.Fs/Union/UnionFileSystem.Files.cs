@@ -109,7 +109,12 @@ public sealed partial class UnionFileSystem
     public Errno Release(in FuseInHeader header, in FuseReleaseIn input)
     {
         if (!IsRemote(input.Fh))
+        {
+            // Passthrough writes never reach us: a writer's close is when peers hear of them.
+            if ((input.Flags & 3) != 0 && Node(header.NodeId) is { } node)
+                Changed(node, 0, entry: false);
             return _local.Release(in header, in input);
+        }
         return _remoteFiles.Remove(input.Fh & ~RemoteHandleBit) == null ? Errno.EBADF : Errno.OK;
     }
 

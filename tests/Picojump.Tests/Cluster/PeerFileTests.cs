@@ -170,7 +170,7 @@ public sealed class PeerFileTests(PeerServerFixture server) : IClassFixture<Peer
     }
 
     [Fact]
-    public async Task Writes_are_announced_on_the_invalidation_stream()
+    public async Task Writes_are_announced_to_the_hosts_that_read_the_file()
     {
         var dir = Dir("invalidate");
         await File.WriteAllTextAsync(Local($"{dir}/f"), "x");
@@ -179,12 +179,37 @@ public sealed class PeerFileTests(PeerServerFixture server) : IClassFixture<Peer
         var next = subscription.ResponseStream.MoveNext();
         while (!next.IsCompleted)
         {
+            await Read(new ReadRequest { Path = $"{dir}/f", Length = 1 });
             await _client.WriteAsync(new WriteRequest { Path = $"{dir}/f", Data = ByteString.CopyFromUtf8("y") }, Deadline);
             await Task.WhenAny(next, Task.Delay(50));
         }
         Assert.True(await next);
         Assert.Equal($"{dir}/f", subscription.ResponseStream.Current.Path);
         Assert.False(subscription.ResponseStream.Current.Entry);
+    }
+
+    [Fact]
+    public async Task A_write_is_not_announced_to_a_host_that_never_read_the_file_but_names_go_to_all()
+    {
+        var dir = Dir("unread");
+        await File.WriteAllTextAsync(Local($"{dir}/f"), "x");
+        using var subscription = _client.Invalidations(new InvalidationsRequest { Host = "h2" }, Deadline);
+        var next = subscription.ResponseStream.MoveNext();
+        for (var i = 0; !next.IsCompleted; i++)
+        {
+            await _client.MkDirAsync(new MakeRequest { Path = $"{dir}/sub{i}", Mode = 0x1ED }, Deadline);
+            await Task.WhenAny(next, Task.Delay(50));
+        }
+        Assert.True(await next);
+        await _client.WriteAsync(new WriteRequest { Path = $"{dir}/f", Data = ByteString.CopyFromUtf8("y") }, Deadline);
+        await _client.MkDirAsync(new MakeRequest { Path = $"{dir}/marker", Mode = 0x1ED }, Deadline);
+        do
+        {
+            Assert.NotEqual($"{dir}/f", subscription.ResponseStream.Current.Path);
+            Assert.True(subscription.ResponseStream.Current.Entry);
+            Assert.True(await subscription.ResponseStream.MoveNext());
+        }
+        while (subscription.ResponseStream.Current.Path != $"{dir}/marker");
     }
 
     private async Task<(int Errno, byte[] Data, int Largest)> Read(ReadRequest request)

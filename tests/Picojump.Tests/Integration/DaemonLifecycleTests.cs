@@ -122,6 +122,8 @@ public sealed class DaemonLifecycleTests
     [InlineData("--config ROOT/unknown-key.json", 1, "\"colour\" is not a known setting")]
     [InlineData("--export ROOT/export --mountpoint ROOT/export/inside", 1, "lies inside the export")]
     [InlineData("--export ROOT/export --mountpoint ROOT/no-such-dir", 1, "ROOT/no-such-dir does not exist")]
+    [InlineData("--export ROOT/export --mountpoint ROOT/mnt --listen localhost", 1, "--listen must be ADDRESS:PORT")]
+    [InlineData("--export ROOT/export --mountpoint ROOT/mnt --cache-size-mib 100", 1, "\"cacheSizeMiB\" (100) must be at least twice")]
     public void BadArgumentsExitNonZeroWithOneLine(string arguments, int exitCode, string expected)
     {
         // Explicit --config files throughout: the default /etc/picojump/picojumpd.json of the
