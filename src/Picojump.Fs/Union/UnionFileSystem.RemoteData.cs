@@ -186,6 +186,14 @@ public sealed partial class UnionFileSystem
                     version = chunk.CtimeNs;
                 }
                 var data = chunk.Data.Memory;
+                if (filled == 0 && data.Length == BlockSize && done < blocks.Length)
+                {
+                    // The usual case, a chunk that is a whole block: no copy on the way to the cache.
+                    _cache!.Write(Key(handle, version, first + done), data.Span);
+                    Finish(handle, first, blocks, done, done + 1, Errno.OK);
+                    done++;
+                    continue;
+                }
                 while (data.Length > 0 && done < blocks.Length)
                 {
                     var n = Math.Min(BlockSize - filled, data.Length);
