@@ -87,7 +87,7 @@ public sealed partial class PageStore : IPageSource
         // A verified copy that eviction is not about to reach: nothing to do. A corrupt copy is overwritten.
         Span<byte> held = stackalloc byte[Pagemap.PageSize];
         var address = ReadVerified(hash, held, countStats: false);
-        if (address >= RefreshBelow())
+        if (address >= 0 && address >= RefreshBelow())
         {
             Interlocked.Increment(ref _duplicatePuts);
             return;
