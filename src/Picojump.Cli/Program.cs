@@ -12,7 +12,7 @@ var root = new Option<string?>("--root")
     Recursive = true,
 };
 var devcluster = DevClusterCommands.Create(root);
-var command = new RootCommand("pjctl: control and inspect Picojump") { host, root, StatusCommand.Create(), CaCommands.Create(), devcluster };
+var command = new RootCommand("pjctl: control and inspect Picojump") { host, root, StatusCommand.Create(), OwnerCommand.Create(), CaCommands.Create(), devcluster };
 
 var parsed = command.Parse(args);
 if (parsed.Errors.Count > 0)

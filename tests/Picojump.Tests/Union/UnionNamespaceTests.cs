@@ -100,6 +100,8 @@ public sealed class UnionNamespaceTests(DevClusterFixture fixture) : IClassFixtu
         Assert.Equal("h1,h2,h3", _cluster.Owner("h1", $"/pj/{name}/all"));
         Assert.Equal("h1,h2,h3", _cluster.Owner("h3", $"/pj/{name}/all"));
         Assert.Equal("h1,h2,h3", _cluster.Owner("h1", $"/pj/{name}"));
+        // pjctl shows the same, from the host's own view of /pj.
+        Assert.Equal($"h2\t{d}/clash\nh2,h3\t{d}\n", _cluster.Pjctl.Run(["--host", "h1", "owner", $"{d}/clash", d]).Output);
 
         foreach (var host in UnionCluster.Hosts)
         {
