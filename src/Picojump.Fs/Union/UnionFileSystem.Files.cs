@@ -59,7 +59,7 @@ public sealed partial class UnionFileSystem
             return error;
         Account(in header, node.Owner, 0, 0, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         var append = (flags & (int)OpenFlags.O_APPEND) != 0;
-        var handle = new RemoteFileHandle(node, peer, attr!.Ino, attr.CtimeNs, append);
+        var handle = new RemoteFileHandle(node, peer, attr!.Ino, attr.CtimeNs, attr.Size, append);
         output.Fh = _remoteFiles.Add(handle) | RemoteHandleBit;
         // Through the page cache the kernel cuts a write at a page it does not hold, and the
         // owner would append the halves apart, with another host's line between them. Direct

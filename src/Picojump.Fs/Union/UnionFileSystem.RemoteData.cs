@@ -80,10 +80,17 @@ public sealed partial class UnionFileSystem
                     handle.Window = Math.Min(handle.Window * 2, _options.MaxReadAheadBlocks);
                 else
                     handle.Window = 1;
-                if (_cache!.TryRead(Key(handle, index), handle.Block, out var cached))
+                var hit = TakeStaged(handle, index);
+                if (!hit && _cache!.TryRead(Key(handle, index), handle.Block, out var cached))
+                {
+                    handle.BlockLength = cached;
+                    hit = true;
+                }
+                if (hit)
                 {
                     handle.BlockIndex = index;
-                    handle.BlockLength = cached;
+                    if (sequential)
+                        Stage(handle, index + 1);
                     // Inside a stretch this handle is streaming from the owner: stay ahead.
                     // A file read from the cache alone never asks the owner.
                     if (sequential && index < handle.FetchedUntil)
@@ -115,6 +122,38 @@ public sealed partial class UnionFileSystem
                 return error;
         }
         return Errno.EIO;
+    }
+
+    /// <summary>Makes the staged block the current one if it is block <paramref name="index"/> and the cache had it. Under the handle's gate.</summary>
+    private static bool TakeStaged(RemoteFileHandle handle, long index)
+    {
+        var staged = handle.Staged;
+        if (staged?.Read == null || staged.Index != index)
+            return false;
+        var length = staged.Read.GetAwaiter().GetResult();
+        staged.Index = -1;
+        if (length < 0)
+            return false;
+        (handle.Block, staged.Buffer) = (staged.Buffer, handle.Block!);
+        handle.BlockLength = length;
+        return true;
+    }
+
+    /// <summary>
+    /// Reads block <paramref name="index"/> from the cache in the background, so that the disk
+    /// read of the next block overlaps the serving of this one. Under the handle's gate.
+    /// </summary>
+    private void Stage(RemoteFileHandle handle, long index)
+    {
+        if ((ulong)index * (ulong)BlockSize >= handle.Size)
+            return;
+        var staged = handle.Staged ??= new StagedBlock(new byte[BlockSize]);
+        if (staged.Read is { IsCompleted: false })
+            return; // its buffer is still being filled
+        staged.Index = index;
+        var key = Key(handle, index);
+        var buffer = staged.Buffer;
+        staged.Read = Task.Run(() => _cache!.TryRead(key, buffer, out var length) ? length : -1);
     }
 
     /// <summary>Keeps the fetches of a sequential reader one to two windows ahead of it. Under the handle's gate.</summary>
@@ -277,7 +316,10 @@ public sealed partial class UnionFileSystem
                 return FromWire(reply.Errno);
             written = reply.Written;
             lock (handle.Gate)
+            {
                 handle.Restart(reply.Attr.CtimeNs);
+                handle.Size = reply.Attr.Size;
+            }
             handle.Node.RemoteVersion = reply.Attr.CtimeNs;
             Account(in header, handle.Node.Owner, 0, written, latency);
             return Errno.OK;

@@ -9,7 +9,7 @@ namespace Picojump.Fs.Union.Internal;
 /// the owner are in <see cref="Pending"/>; a sequential reader keeps the fetches up to
 /// <see cref="Window"/> blocks ahead of it. Fields change under <see cref="Gate"/>.
 /// </summary>
-internal sealed class RemoteFileHandle(UnionNode node, RemotePeer owner, ulong ino, long version, bool append)
+internal sealed class RemoteFileHandle(UnionNode node, RemotePeer owner, ulong ino, long version, ulong size, bool append)
 {
     public UnionNode Node { get; } = node;
 
@@ -24,7 +24,13 @@ internal sealed class RemoteFileHandle(UnionNode node, RemotePeer owner, ulong i
     /// <summary>The file's change time as last seen: the version its blocks are cached under.</summary>
     public long Version { get; set; } = version;
 
+    /// <summary>The file's size as last seen: read-ahead stops there.</summary>
+    public ulong Size { get; set; } = size;
+
     public byte[]? Block { get; set; }
+
+    /// <summary>The block after the current one, read from the cache in the background for a sequential reader.</summary>
+    public StagedBlock? Staged { get; set; }
 
     public long BlockIndex { get; set; } = -1;
 
@@ -47,5 +53,17 @@ internal sealed class RemoteFileHandle(UnionNode node, RemotePeer owner, ulong i
         Version = version;
         BlockIndex = -1;
         FetchedUntil = 0;
+        if (Staged != null)
+            Staged.Index = -1;
     }
+}
+
+/// <summary>A block being read from the cache ahead of its reader; <see cref="Read"/> gives its length, or -1 if the cache lacks it.</summary>
+internal sealed class StagedBlock(byte[] buffer)
+{
+    public byte[] Buffer { get; set; } = buffer;
+
+    public long Index { get; set; } = -1;
+
+    public Task<int>? Read { get; set; }
 }
