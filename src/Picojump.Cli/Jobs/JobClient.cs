@@ -20,6 +20,8 @@ public sealed class JobClient(string socketPath) : IDisposable
     public JobInfo Run(string? host, string? name, IReadOnlyList<string> command, string workingDirectory)
     {
         var job = new RunJobRequest { Name = name ?? "", WorkingDirectory = workingDirectory };
+        if (Umask() is { } umask)
+            job.Umask = umask;
         job.Command.AddRange(command);
         foreach (DictionaryEntry variable in Environment.GetEnvironmentVariables())
             job.Environment[(string)variable.Key] = (string?)variable.Value ?? "";
@@ -33,6 +35,20 @@ public sealed class JobClient(string socketPath) : IDisposable
     /// <summary>No deadline: a job may run for days.</summary>
     public Task<JobInfo> WaitAsync(string job, CancellationToken cancel = default)
         => CallAsync("wait", async () => (await Client.WaitAsync(new WaitRequest { Job = job }, cancellationToken: cancel)).Job);
+
+    /// <summary>This process's umask, from /proc/self/status ("Umask:\t0022").</summary>
+    private static uint? Umask()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("Umask:", StringComparison.Ordinal));
+            return line == null ? null : Convert.ToUInt32(line["Umask:".Length..].Trim(), 8);
+        }
+        catch (Exception ex) when (ex is IOException or FormatException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>A refusal of the daemon (no such job, bad input, host down) is its message alone; a failure to reach it is explained.</summary>
     private T Call<T>(string what, Func<T> call)

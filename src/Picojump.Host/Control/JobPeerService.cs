@@ -24,7 +24,8 @@ public sealed class JobPeerService(JobManager jobs) : JobPeer.JobPeerBase
         => JobMapping.GuardAsync(async () => new WaitJobReply { Job = JobMapping.ToInfo(await jobs.WaitAsync(request.Id, context.CancellationToken)) });
 
     internal static JobRecord Run(JobManager jobs, RunJobRequest request)
-        => jobs.Run([.. request.Command], request.Name, request.WorkingDirectory, request.Environment);
+        => jobs.Run([.. request.Command], request.Name, request.WorkingDirectory, request.Environment,
+            request.HasUmask ? (int)(request.Umask & 0x1FF) : 0x12);
 
     /// <summary>0 means SIGKILL; anything outside 1..64 is refused.</summary>
     internal static int Signal(int signal) => signal switch

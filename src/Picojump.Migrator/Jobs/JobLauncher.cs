@@ -23,7 +23,7 @@ internal sealed class JobLauncher
 {
     /// <summary>
     /// $1 the job directory, $2 the init wrapper's script, $3 bash, $4 unshare, $5 setsid, then
-    /// the working directory and the command. Prints the pid of unshare.
+    /// the umask, the working directory and the command. Prints the pid of unshare.
     /// </summary>
     private const string Launcher = """
         dir=$1 wrapper=$2 bash=$3 unshare=$4 setsid=$5; shift 5
@@ -43,7 +43,8 @@ internal sealed class JobLauncher
     /// as SIGKILL (it sets no handler, and the kernel shields a namespace's init).
     /// </summary>
     private const string Wrapper = """
-        dir=$1 cwd=$2; shift 2
+        dir=$1 mask=$2 cwd=$3; shift 3
+        umask "$mask"
         exec </dev/null >>"$dir/stdout" 2>>"$dir/stderr"
         if cd -- "$cwd"; then
           "$@"
@@ -69,7 +70,7 @@ internal sealed class JobLauncher
     }
 
     /// <summary>Starts the job; returns the pid of the unshare process whose child is the job's init.</summary>
-    public int Launch(string directory, string workingDirectory, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment)
+    public int Launch(string directory, int umask, string workingDirectory, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment)
     {
         var info = new ProcessStartInfo(_bash)
         {
@@ -79,7 +80,8 @@ internal sealed class JobLauncher
             UseShellExecute = false,
             WorkingDirectory = "/",
         };
-        foreach (var argument in (string[])["-c", Launcher, "picojump-launch", directory, Wrapper, _bash, _unshare, _setsid, workingDirectory, .. command])
+        foreach (var argument in (string[])["-c", Launcher, "picojump-launch", directory, Wrapper, _bash, _unshare, _setsid,
+            Convert.ToString(umask & 0x1FF, 8).PadLeft(3, '0'), workingDirectory, .. command])
             info.ArgumentList.Add(argument);
         // The job's environment is the caller's; the launcher itself names its tools by path.
         info.Environment.Clear();

@@ -16,6 +16,10 @@ public sealed class JobManager
     /// <summary>The jobs' directories, relative to the mountpoint.</summary>
     public const string JobsDirectory = ".picojump/jobs";
 
+    /// <summary>0755, whatever the daemon's umask: the jobs' output is readable, not writable, by all.</summary>
+    private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
     private static readonly TimeSpan FindInitTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ExitFileGrace = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(5);
@@ -47,7 +51,7 @@ public sealed class JobManager
     public string Mountpoint => _options.Mountpoint;
 
     /// <summary>Starts <paramref name="command"/> as a job in <paramref name="workingDirectory"/> (under the mountpoint; empty: the mountpoint).</summary>
-    public JobRecord Run(IReadOnlyList<string> command, string name, string workingDirectory, IReadOnlyDictionary<string, string> environment)
+    public JobRecord Run(IReadOnlyList<string> command, string name, string workingDirectory, IReadOnlyDictionary<string, string> environment, int umask = 0x12)
     {
         if (command.Count == 0 || string.IsNullOrEmpty(command[0]))
             throw new JobException("no command to run");
@@ -66,7 +70,7 @@ public sealed class JobManager
         {
             // Through the mount, so that it is made in this host's export (local first) and
             // is the same path on every host.
-            System.IO.Directory.CreateDirectory(directory);
+            System.IO.Directory.CreateDirectory(directory, DirectoryMode);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -74,7 +78,7 @@ public sealed class JobManager
         }
         var env = new Dictionary<string, string>(environment, StringComparer.Ordinal) { ["PICOJUMP_JOB"] = id };
         var started = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var unshare = _launcher.Value.Launch(directory, cwd, command, env);
+        var unshare = _launcher.Value.Launch(directory, umask, cwd, command, env);
         var job = new JobRecord
         {
             Id = id,
