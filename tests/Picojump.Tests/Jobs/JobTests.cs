@@ -118,6 +118,18 @@ public sealed partial class JobTests(DevClusterFixture fixture) : IClassFixture<
     }
 
     [SkippableFact]
+    public void Logs_follow_prints_the_output_as_it_comes_and_ends_with_the_job()
+    {
+        _cluster.EnsureUp();
+        var id = Pjctl.Check("--host", "h2", "run", "--on", "h3", "--", "bash", "-c", "for i in $(seq 1 10); do echo out $i; echo err $i >&2; sleep 0.2; done").Output.Trim();
+        var follow = Pjctl.Run(["--host", "h2", "logs", "-f", id]);
+        Assert.True(follow.ExitCode == 0, $"logs -f: {follow}");
+        Assert.Equal(string.Concat(Enumerable.Range(1, 10).Select(i => $"out {i}\n")), follow.Output);
+        Assert.Equal(string.Concat(Enumerable.Range(1, 10).Select(i => $"err {i}\n")), follow.Error);
+        Assert.Equal("JOB_STATE_EXITED", Job("h1", id).GetProperty("state").GetString());
+    }
+
+    [SkippableFact]
     public void The_exit_code_propagates_to_wait()
     {
         _cluster.EnsureUp();
