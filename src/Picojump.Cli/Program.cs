@@ -4,6 +4,7 @@ using Picojump.Cli;
 using Picojump.Cli.Certificates;
 using Picojump.Cli.DevCluster;
 using Picojump.Cli.Infrastructure;
+using Picojump.Cli.Jobs;
 
 var host = new Option<string?>("--host") { Description = "Run the command on that host (for now a dev cluster host, h1..hN)", Recursive = true };
 var root = new Option<string?>("--root")
@@ -13,6 +14,8 @@ var root = new Option<string?>("--root")
 };
 var devcluster = DevClusterCommands.Create(root);
 var command = new RootCommand("pjctl: control and inspect Picojump") { host, root, StatusCommand.Create(), OwnerCommand.Create(), CaCommands.Create(), devcluster };
+foreach (var jobCommand in JobCommands.Create())
+    command.Subcommands.Add(jobCommand);
 
 var parsed = command.Parse(args);
 if (parsed.Errors.Count > 0)

@@ -39,6 +39,9 @@ public sealed record DaemonSettings
 
     public TlsSettings? Tls { get; init; }
 
+    /// <summary>Where the daemon keeps what must survive a restart (its jobs, in jobs/).</summary>
+    public string StateDir { get; init; } = "/var/lib/picojump";
+
     /// <summary>Where the block cache of remote files keeps its log and checkpoints.</summary>
     public string CacheDir { get; init; } = "/var/lib/picojump/cache";
 
@@ -96,6 +99,7 @@ public sealed record DaemonSettings
             "hostName" when value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } name => this with { HostName = name },
             "listen" when value.ValueKind == JsonValueKind.String && IPEndPoint.TryParse(value.GetString()!, out var endpoint) && endpoint.Port > 0 => this with { Listen = endpoint },
             "cacheDir" when value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } dir => this with { CacheDir = dir },
+            "stateDir" when value.ValueKind == JsonValueKind.String && value.GetString() is { } state && Path.IsPathFullyQualified(state) => this with { StateDir = state },
             "cacheMemoryMiB" when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var m) && m is >= 16 and <= 1 << 20 => this with { CacheMemoryMiB = m },
             "cacheSizeMiB" when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var z) && z is >= 16 and <= 1 << 24 => this with { CacheSizeMiB = z },
             "peerTimeoutSeconds" when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var t) && t is >= 0.1 and <= 600 => this with { PeerTimeoutSeconds = t },
@@ -109,6 +113,7 @@ public sealed record DaemonSettings
             "passthrough" => throw new SettingsException($"{Where()} must be true or false"),
             "readerThreads" => throw new SettingsException($"{Where()} must be an integer from 0 to 64"),
             "cacheDir" => throw new SettingsException($"{Where()} must be a path string"),
+            "stateDir" => throw new SettingsException($"{Where()} must be an absolute path"),
             "cacheMemoryMiB" => throw new SettingsException($"{Where()} must be an integer number of MiB from 16 to 1048576"),
             "cacheSizeMiB" => throw new SettingsException($"{Where()} must be an integer number of MiB from 16 to 16777216"),
             "peerTimeoutSeconds" => throw new SettingsException($"{Where()} must be a number of seconds from 0.1 to 600"),

@@ -68,6 +68,7 @@ public static class PeerServer
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = ExportPeerService.MaxChunk + 64 * 1024);
         // Through a factory, so that the container disposes it (and its export descriptor).
         builder.Services.AddSingleton(_ => service);
+        builder.Services.AddSingleton<Control.JobPeerService>();
     }
 
     /// <summary>
@@ -90,5 +91,10 @@ public static class PeerServer
         }
     }
 
-    public static void Map(WebApplication app) => app.MapGrpcService<ExportPeerService>();
+    /// <summary>The file peer API and, beside it, JobPeer (jobs run, listed, signalled and waited for from other hosts).</summary>
+    public static void Map(WebApplication app)
+    {
+        app.MapGrpcService<ExportPeerService>();
+        app.MapGrpcService<Control.JobPeerService>();
+    }
 }

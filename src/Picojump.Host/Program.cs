@@ -12,6 +12,7 @@ using Picojump.Fs.Local;
 using Picojump.Fs.Union;
 using Picojump.Host;
 using Picojump.Host.Control;
+using Picojump.Migrator.Jobs;
 
 var exportOption = new Option<string?>("--export") { Description = "Directory this host exports into /pj" };
 var mountpointOption = new Option<string?>("--mountpoint") { Description = "Where to mount the namespace (usually /pj)" };
@@ -128,6 +129,14 @@ if (peers != null)
     builder.Services.AddSingleton(_ => peers);
 builder.Services.AddSingleton(accounting);
 builder.Services.AddSingleton<IClusterStatusSource>(new ClusterStatus(peers, blockCache));
+var jobManager = new JobManager(new JobManagerOptions
+{
+    HostName = settings.HostName ?? Environment.MachineName,
+    Mountpoint = settings.Mountpoint!,
+    StateDirectory = settings.StateDir,
+}, loggerFactory.CreateLogger<JobManager>());
+builder.Services.AddSingleton(jobManager);
+builder.Services.AddSingleton(new JobRouter(jobManager, peers));
 builder.Services.AddSingleton(new FuseServerOptions
 {
     Passthrough = settings.Passthrough,
@@ -135,6 +144,7 @@ builder.Services.AddSingleton(new FuseServerOptions
 });
 builder.Services.AddHostedService<FileSystemService>();
 builder.Services.AddHostedService<SystemdNotifier>();
+builder.Services.AddHostedService<JobMonitorService>();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
 ControlServer.Configure(builder, settings.ControlSocket);
 if (settings.Listen != null)

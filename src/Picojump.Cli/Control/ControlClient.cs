@@ -18,6 +18,26 @@ public static class ControlClient
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(5);
 
     /// <summary>--socket, else the daemon config's "controlSocket", else <see cref="DefaultSocket"/>.</summary>
+    /// <summary>The daemon config's "mountpoint", else /pj.</summary>
+    public static string Mountpoint()
+    {
+        try
+        {
+            if (File.Exists(DaemonConfig))
+            {
+                using var config = JsonDocument.Parse(File.ReadAllText(DaemonConfig), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+                if (config.RootElement.ValueKind == JsonValueKind.Object
+                    && config.RootElement.TryGetProperty("mountpoint", out var mountpoint) && mountpoint.ValueKind == JsonValueKind.String)
+                    return mountpoint.GetString()!.TrimEnd('/');
+            }
+        }
+        catch (JsonException)
+        {
+            // SocketPath says it; the default will do here.
+        }
+        return "/pj";
+    }
+
     public static string SocketPath(string? option)
     {
         if (option != null)
@@ -40,19 +60,22 @@ public static class ControlClient
 
     public static StatusReply Status(string socketPath)
     {
-        using var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler { ConnectCallback = (_, cancel) => ConnectAsync(socketPath, cancel) },
-        });
+        using var channel = Channel(socketPath);
         try
         {
             return new Protos.Control.Control.ControlClient(channel).Status(new StatusRequest(), deadline: DateTime.UtcNow + Deadline);
         }
         catch (RpcException ex)
         {
-            throw Explain(ex, socketPath);
+            throw Explain(ex, socketPath, "status");
         }
     }
+
+    /// <summary>A channel to the daemon on its control socket.</summary>
+    public static GrpcChannel Channel(string socketPath) => GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
+    {
+        HttpHandler = new SocketsHttpHandler { ConnectCallback = (_, cancel) => ConnectAsync(socketPath, cancel) },
+    });
 
     private static async ValueTask<Stream> ConnectAsync(string socketPath, CancellationToken cancel)
     {
@@ -70,7 +93,7 @@ public static class ControlClient
     }
 
     /// <summary>One line saying what went wrong, from the socket error under the gRPC one when there is one.</summary>
-    private static CliException Explain(RpcException ex, string socketPath)
+    public static CliException Explain(RpcException ex, string socketPath, string call)
     {
         if (ex.StatusCode == StatusCode.DeadlineExceeded)
             return new CliException($"picojumpd did not answer on {socketPath} within {Deadline.TotalSeconds:0} s");
@@ -87,6 +110,6 @@ public static class ControlClient
                 _ => new CliException($"cannot reach picojumpd at {socketPath}: {socket.Message}"),
             };
         }
-        return new CliException($"picojumpd at {socketPath} failed the status call: {ex.Status.StatusCode} {ex.Status.Detail}");
+        return new CliException($"picojumpd at {socketPath} failed the {call} call: {ex.Status.StatusCode} {ex.Status.Detail}");
     }
 }

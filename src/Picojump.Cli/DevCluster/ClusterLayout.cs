@@ -97,6 +97,9 @@ public sealed class HostLayout(ClusterLayout cluster, int index, string address)
     /// <summary>The host's block cache: it survives a stop and start of the host's daemon.</summary>
     public string Cache => Path.Combine(StateDirectory, "cache");
 
+    /// <summary>The daemon's state directory (its jobs): it survives a stop and start of the host's daemon.</summary>
+    public string State => Path.Combine(StateDirectory, "state");
+
     public string DaemonConfig => Path.Combine(Etc, "picojumpd.json");
 
     public string ClusterConfig => Path.Combine(Etc, "cluster.json");

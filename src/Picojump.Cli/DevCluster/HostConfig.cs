@@ -28,6 +28,7 @@ public static class HostConfig
             listen = $"{facts.Address}:{PeerPort}",
             peers = facts.Peers.Select(p => new { name = p.Host, address = $"{p.Address}:{PeerPort}" }),
             cacheDir = host.Cache,
+            stateDir = host.State,
             tls = new { ca = facts.Tls.Authority, cert = facts.Tls.Certificate, key = facts.Tls.Key },
         });
         WriteJson(host.ClusterConfig, facts);

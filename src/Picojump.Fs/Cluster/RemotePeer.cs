@@ -50,6 +50,7 @@ public sealed class RemotePeer : IDisposable
             MaxReceiveMessageSize = 4 << 20,
         });
         Client = new Peer.PeerClient(_channel);
+        CallInvoker = _channel.CreateCallInvoker();
         // Innocent until proven down: the first lookups must not skip a peer the heartbeat has not reached yet.
         _status = new PeerStatus(name, address, Reachable: true, RoundTrip: null, LoadAverage: 0, Incarnation: 0, LastSeen: null, Error: null);
     }
@@ -59,6 +60,12 @@ public sealed class RemotePeer : IDisposable
     public string Address { get; }
 
     public Peer.PeerClient Client { get; }
+
+    /// <summary>The same connection for the other services a peer serves beside the file API (jobs).</summary>
+    public CallInvoker CallInvoker { get; }
+
+    /// <summary>The bound on one call to this peer.</summary>
+    public TimeSpan Timeout => _timeout;
 
     public PeerStatus Status => _status;
 

@@ -3,6 +3,7 @@ using Grpc.Core;
 using Picojump.Fs.Accounting;
 using Picojump.Fs.Cluster;
 using Picojump.Protos.Control;
+using Picojump.Protos.Jobs;
 
 namespace Picojump.Host.Control;
 
@@ -10,7 +11,8 @@ namespace Picojump.Host.Control;
 public sealed class ControlService(
     DaemonSettings settings,
     AccessAccounting accounting,
-    IClusterStatusSource cluster) : Protos.Control.Control.ControlBase
+    IClusterStatusSource cluster,
+    JobRouter jobs) : Protos.Control.Control.ControlBase
 {
     private readonly DateTimeOffset _started = new(Process.GetCurrentProcess().StartTime.ToUniversalTime());
 
@@ -32,4 +34,15 @@ public sealed class ControlService(
         reply.Jobs.AddRange(snapshot.Jobs.Select(StatusMapping.ToJob));
         return Task.FromResult(reply);
     }
+
+    public override async Task<RunJobReply> Run(RunRequest request, ServerCallContext context)
+        => new() { Job = await jobs.RunAsync(request, context.CancellationToken) };
+
+    public override Task<PsReply> Ps(PsRequest request, ServerCallContext context) => jobs.PsAsync(context.CancellationToken);
+
+    public override async Task<KillJobReply> Kill(KillRequest request, ServerCallContext context)
+        => new() { Job = await jobs.KillAsync(request, context.CancellationToken) };
+
+    public override async Task<WaitJobReply> Wait(WaitRequest request, ServerCallContext context)
+        => new() { Job = await jobs.WaitAsync(request, context.CancellationToken) };
 }

@@ -1,0 +1,79 @@
+using Grpc.Core;
+using Picojump.Migrator.Jobs;
+using Picojump.Protos.Jobs;
+using JobState = Picojump.Migrator.Jobs.JobState;
+
+namespace Picojump.Host.Control;
+
+/// <summary>From the migrator's job records to the wire, and its errors to gRPC statuses.</summary>
+internal static class JobMapping
+{
+    public static JobInfo ToInfo(JobRecord job)
+    {
+        var info = new JobInfo
+        {
+            Id = job.Id,
+            Name = job.Name,
+            Host = job.Host,
+            State = job.State switch
+            {
+                JobState.Running => Protos.Jobs.JobState.Running,
+                JobState.Exited => Protos.Jobs.JobState.Exited,
+                _ => Protos.Jobs.JobState.Lost,
+            },
+            WorkingDirectory = job.WorkingDirectory,
+            Pid = job.Pid,
+            RssBytes = job.RssBytes,
+            StartedUnixMs = job.StartedUnixMs,
+            Directory = job.Directory,
+        };
+        info.Command.AddRange(job.Command);
+        if (job.EndedUnixMs is { } ended)
+            info.EndedUnixMs = ended;
+        if (job.ExitCode is { } code)
+            info.ExitCode = code;
+        if (job.KillSignal is { } signal)
+            info.KillSignal = signal;
+        info.Migrations.AddRange(job.Migrations.Select(m => new Migration
+        {
+            FromHost = m.From,
+            ToHost = m.To,
+            StartedUnixMs = m.StartedUnixMs,
+            FreezeMicros = m.FreezeMicros,
+            Bytes = m.Bytes,
+        }));
+        return info;
+    }
+
+    public static RpcException ToRpc(JobException ex) => new(new Status(ex.Kind switch
+    {
+        JobError.NotFound => StatusCode.NotFound,
+        JobError.Invalid => StatusCode.InvalidArgument,
+        _ => StatusCode.FailedPrecondition,
+    }, ex.Message));
+
+    /// <summary>Runs <paramref name="call"/>, turning a refused request into its gRPC status.</summary>
+    public static T Guard<T>(Func<T> call)
+    {
+        try
+        {
+            return call();
+        }
+        catch (JobException ex)
+        {
+            throw ToRpc(ex);
+        }
+    }
+
+    public static async Task<T> GuardAsync<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (JobException ex)
+        {
+            throw ToRpc(ex);
+        }
+    }
+}
