@@ -15,7 +15,14 @@ namespace Picojump.Fs.Cluster;
 /// </summary>
 public sealed class RemotePeer : IDisposable
 {
+    // Bulk reads go over connections of their own: TLS and HTTP/2 framing of one connection
+    // run on one core at a time, and names and attributes must not queue behind blocks.
+    private const int BulkConnections = 2;
+
     private readonly GrpcChannel _channel;
+    private readonly GrpcChannel[] _bulk;
+    private readonly Peer.PeerClient[] _bulkClients;
+    private int _nextBulk;
     private readonly TimeSpan _timeout;
     private volatile PeerStatus _status;
 
@@ -24,31 +31,9 @@ public sealed class RemotePeer : IDisposable
         Name = name;
         Address = address;
         _timeout = options.Timeout;
-        var ssl = new SslClientAuthenticationOptions
-        {
-            ClientCertificates = [options.Certificate],
-            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                certificate is X509Certificate2 server
-                && (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None
-                && PeerTrust.IsValidPeer(options.Authority, server, PeerTrust.ServerAuth, out _),
-        };
-        _channel = GrpcChannel.ForAddress($"https://{address}", new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler
-            {
-                SslOptions = ssl,
-                ConnectTimeout = options.Timeout,
-                EnableMultipleHttp2Connections = true,
-                // Every read is a stream of its own: at HTTP/2's default 64 KiB window, each
-                // would crawl through slow start instead of filling the link.
-                InitialHttp2StreamWindowSize = 16 << 20,
-                // A connection through a cut link is noticed by the pings, not by the next call.
-                KeepAlivePingDelay = TimeSpan.FromSeconds(5),
-                KeepAlivePingTimeout = options.Timeout,
-            },
-            DisposeHttpClient = true,
-            MaxReceiveMessageSize = 4 << 20,
-        });
+        _channel = CreateChannel(address, options);
+        _bulk = [.. Enumerable.Range(0, BulkConnections).Select(_ => CreateChannel(address, options))];
+        _bulkClients = [.. _bulk.Select(c => new Peer.PeerClient(c))];
         Client = new Peer.PeerClient(_channel);
         CallInvoker = _channel.CreateCallInvoker();
         // Innocent until proven down: the first lookups must not skip a peer the heartbeat has not reached yet.
@@ -60,6 +45,9 @@ public sealed class RemotePeer : IDisposable
     public string Address { get; }
 
     public Peer.PeerClient Client { get; }
+
+    /// <summary>A client for a bulk transfer, on the bulk connections in turn.</summary>
+    public Peer.PeerClient BulkClient() => _bulkClients[(int)((uint)Interlocked.Increment(ref _nextBulk) % BulkConnections)];
 
     /// <summary>The same connection for the other services a peer serves beside the file API (jobs).</summary>
     public CallInvoker CallInvoker { get; }
@@ -107,5 +95,39 @@ public sealed class RemotePeer : IDisposable
 
     internal void MarkDown(string error) => _status = _status with { Reachable = false, Error = error };
 
-    public void Dispose() => _channel.Dispose();
+    public void Dispose()
+    {
+        _channel.Dispose();
+        foreach (var channel in _bulk)
+            channel.Dispose();
+    }
+
+    private static GrpcChannel CreateChannel(string address, PeerClientOptions options)
+    {
+        var ssl = new SslClientAuthenticationOptions
+        {
+            ClientCertificates = [options.Certificate],
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                certificate is X509Certificate2 server
+                && (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None
+                && PeerTrust.IsValidPeer(options.Authority, server, PeerTrust.ServerAuth, out _),
+        };
+        return GrpcChannel.ForAddress($"https://{address}", new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                SslOptions = ssl,
+                ConnectTimeout = options.Timeout,
+                EnableMultipleHttp2Connections = true,
+                // Every read is a stream of its own: at HTTP/2's default 64 KiB window, each
+                // would crawl through slow start instead of filling the link.
+                InitialHttp2StreamWindowSize = 16 << 20,
+                // A connection through a cut link is noticed by the pings, not by the next call.
+                KeepAlivePingDelay = TimeSpan.FromSeconds(5),
+                KeepAlivePingTimeout = options.Timeout,
+            },
+            DisposeHttpClient = true,
+            MaxReceiveMessageSize = 4 << 20,
+        });
+    }
 }

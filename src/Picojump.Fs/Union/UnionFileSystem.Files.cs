@@ -103,7 +103,10 @@ public sealed partial class UnionFileSystem
             return _local.Flush(in header, in input);
         // Writes reach the owner before they are acknowledged: nothing is left to flush.
         // close(2) drops the caller's POSIX locks; for a remote file they live at the owner.
-        return RemoteFile(input.Fh) is { } handle ? ReleaseRemoteLocks(handle, input.LockOwner) : Errno.EBADF;
+        if (RemoteFile(input.Fh) is not { } handle)
+            return Errno.EBADF;
+        // Any close drops the process's POSIX locks, whichever descriptor took them.
+        return handle.Node.RemoteLocksTaken ? ReleaseRemoteLocks(handle, input.LockOwner) : Errno.OK;
     }
 
     public Errno Release(in FuseInHeader header, in FuseReleaseIn input)

@@ -41,6 +41,8 @@ public sealed partial class UnionFileSystem
         if (RemoteFile(input.Fh) is not { } handle)
             return Errno.EBADF;
         var request = LockRequest(handle, in input);
+        // From now on a close must release what its lock owner holds at the file's owner.
+        handle.Node.RemoteLocksTaken = true;
         var pause = TimeSpan.FromMilliseconds(1);
         while (true)
         {

@@ -21,6 +21,9 @@ public sealed partial class UnionFileSystem
 
     private const int MaxCollisions = 64;
 
+    /// <summary>Blocks one fetch stream carries at most.</summary>
+    private const int StreamBlocks = 4;
+
     private int BlockSize => _cache!.BlockSize;
 
     private Errno ReadRemote(in FuseInHeader header, RemoteFileHandle handle, long offset, Span<byte> buffer, out int length)
@@ -184,7 +187,9 @@ public sealed partial class UnionFileSystem
             blocks[i] = pending;
         }
         handle.FetchedUntil = Math.Max(handle.FetchedUntil, first + count);
-        _ = FetchAsync(handle, handle.Version, first, blocks);
+        // A window goes as several streams, spread over the bulk connections.
+        for (var at = 0; at < count; at += StreamBlocks)
+            _ = FetchAsync(handle, handle.Version, first + at, blocks[at..Math.Min(count, at + StreamBlocks)]);
     }
 
     /// <summary>
@@ -205,7 +210,7 @@ public sealed partial class UnionFileSystem
         var filled = 0;
         try
         {
-            using var call = handle.Owner.Client.Read(request, handle.Owner.Options());
+            using var call = handle.Owner.BulkClient().Read(request, handle.Owner.Options());
             await foreach (var chunk in call.ResponseStream.ReadAllAsync())
             {
                 if (chunk.Errno != 0)

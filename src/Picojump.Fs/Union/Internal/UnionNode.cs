@@ -30,6 +30,9 @@ internal sealed class UnionNode(ulong id, UnionNode? parent, string name)
     /// <summary>A remote file: the change time last seen, the version of its cached blocks.</summary>
     public long RemoteVersion { get; set; }
 
+    /// <summary>A remote file some process here locked: closes must release locks at its owner.</summary>
+    public bool RemoteLocksTaken { get; set; }
+
     /// <summary>Directories: the peers that have it too, ordered by name.</summary>
     public string[] RemoteLayers { get; set; } = [];
 
