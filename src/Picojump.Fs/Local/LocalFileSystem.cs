@@ -96,25 +96,14 @@ public sealed unsafe partial class LocalFileSystem : IFuseFileSystem, IDisposabl
 
     private void FillEntry(Inode inode, in Stat st, out FuseEntryOut entry)
     {
-        entry = new FuseEntryOut
-        {
-            NodeId = inode.NodeId,
-            EntryValid = (ulong)_options.EntryTimeout.TotalSeconds,
-            EntryValidNsec = (uint)(_options.EntryTimeout.Ticks % TimeSpan.TicksPerSecond * 100),
-            AttrValid = (ulong)_options.AttrTimeout.TotalSeconds,
-            AttrValidNsec = (uint)(_options.AttrTimeout.Ticks % TimeSpan.TicksPerSecond * 100),
-        };
-        ToAttr(in st, out entry.Attr);
+        ToAttr(in st, out var attr);
+        entry = FuseReplies.Entry(inode.NodeId, in attr, _options.EntryTimeout, _options.AttrTimeout);
     }
 
     private void FillAttr(in Stat st, out FuseAttrOut attr)
     {
-        attr = new FuseAttrOut
-        {
-            AttrValid = (ulong)_options.AttrTimeout.TotalSeconds,
-            AttrValidNsec = (uint)(_options.AttrTimeout.Ticks % TimeSpan.TicksPerSecond * 100),
-        };
-        ToAttr(in st, out attr.Attr);
+        ToAttr(in st, out var fuseAttr);
+        attr = FuseReplies.Attr(in fuseAttr, _options.AttrTimeout);
     }
 
     private static void ToAttr(in Stat st, out FuseAttr attr)

@@ -102,27 +102,9 @@ public sealed partial class UnionFileSystem : IFuseFileSystem, IDisposable
     private bool IsLocalHost(string host) => host == _options.HostName;
 
     private void FillEntry(UnionNode node, in FuseAttr attr, out FuseEntryOut entry)
-    {
-        entry = new FuseEntryOut
-        {
-            NodeId = node.Id,
-            EntryValid = (ulong)_options.EntryTimeout.TotalSeconds,
-            EntryValidNsec = (uint)(_options.EntryTimeout.Ticks % TimeSpan.TicksPerSecond * 100),
-            AttrValid = (ulong)_options.AttrTimeout.TotalSeconds,
-            AttrValidNsec = (uint)(_options.AttrTimeout.Ticks % TimeSpan.TicksPerSecond * 100),
-            Attr = attr,
-        };
-    }
+        => entry = FuseReplies.Entry(node.Id, in attr, _options.EntryTimeout, _options.AttrTimeout);
 
-    private void FillAttr(in FuseAttr source, out FuseAttrOut attr)
-    {
-        attr = new FuseAttrOut
-        {
-            AttrValid = (ulong)_options.AttrTimeout.TotalSeconds,
-            AttrValidNsec = (uint)(_options.AttrTimeout.Ticks % TimeSpan.TicksPerSecond * 100),
-            Attr = source,
-        };
-    }
+    private void FillAttr(in FuseAttr source, out FuseAttrOut attr) => attr = FuseReplies.Attr(in source, _options.AttrTimeout);
 
     /// <summary>
     /// A peer's attributes as the kernel sees them. Inode numbers of different hosts would
