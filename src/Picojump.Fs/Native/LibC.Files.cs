@@ -81,6 +81,12 @@ public static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)]
     public static partial long lseek(int fd, long offset, int whence);
 
+    public const int POSIX_FADV_WILLNEED = 3;
+
+    /// <summary>Returns the error number itself (not -1 and errno), as POSIX specifies.</summary>
+    [LibraryImport(Lib)]
+    public static partial int posix_fadvise(int fd, long offset, long length, int advice);
+
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint getxattr(byte* path, byte* name, byte* value, nuint size);
 
