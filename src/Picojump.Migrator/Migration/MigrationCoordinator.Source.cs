@@ -371,7 +371,7 @@ public sealed partial class MigrationCoordinator
     /// bring the job back here: it still runs if the dump never stopped it, else it is restored
     /// from the dump. The destination is told to discard, now or by the recovery loop.
     /// </summary>
-    private async Task<MigrateReply> AbortAsync(MigrationRecord record, JobRecord job, MigrateReply reply, Stopwatch total, string reason)
+    private Task<MigrateReply> AbortAsync(MigrationRecord record, JobRecord job, MigrateReply reply, Stopwatch total, string reason)
     {
         record = _records.Save(record with { Phase = MigrationPhase.Aborted });
         var outcome = RestoreLocally(record, job);
@@ -379,9 +379,10 @@ public sealed partial class MigrationCoordinator
         reply.JobHost = outcome.Running ? HostName : "";
         reply.Error = $"{reason}; {outcome.Text}";
         _logger.LogWarning("Migration {Id}: aborted: {Reason}; {Outcome}", record.Id, reason, outcome.Text);
-        await TellAbortAsync(record);
+        // Not waited for: an unreachable destination would hold the reply for a whole timeout; the recovery loop retries.
+        _ = TellAbortAsync(record);
         reply.TotalMicros = Micros(total.Elapsed);
-        return reply;
+        return Task.FromResult(reply);
     }
 
     private (bool Running, string Text) RestoreLocally(MigrationRecord record, JobRecord job)
