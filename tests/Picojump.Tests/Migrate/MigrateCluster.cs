@@ -90,6 +90,9 @@ public sealed class MigrateCluster(DevClusterFixture fixture)
     /// <summary>The PID namespaces (one per copy of the job) of the live, non-zombie processes whose command line holds <paramref name="marker"/>, with whether any of their processes is stopped.</summary>
     public static List<(string Namespace, bool Stopped)> Copies(string marker)
     {
+        // A job's processes live in its own PID namespace; the launcher's unshare (which carries the
+        // command line too) lives in the host's, as does this test.
+        var own = new FileInfo("/proc/self/ns/pid").LinkTarget;
         var found = new Dictionary<string, bool>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
@@ -105,6 +108,8 @@ public sealed class MigrateCluster(DevClusterFixture fixture)
                 if (state is "Z" or "X")
                     continue;
                 var ns = new FileInfo($"{dir}/ns/pid").LinkTarget ?? "?";
+                if (ns == own)
+                    continue;
                 found[ns] = found.GetValueOrDefault(ns) || state == "T";
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
