@@ -51,6 +51,15 @@ public sealed record DaemonSettings
     /// <summary>The block cache's bound, memory and file together; older blocks are evicted.</summary>
     public int CacheSizeMiB { get; init; } = 4096;
 
+    /// <summary>Where the page store (memory pages of jobs that ran or passed here, by content hash) lives; null: STATE/pages.</summary>
+    public string? PageStoreDir { get; init; }
+
+    /// <summary>The page store's bound on disk; the oldest pages are evicted past it.</summary>
+    public int PageStoreSizeMiB { get; init; } = 8192;
+
+    /// <summary>The page store directory in effect.</summary>
+    public string EffectivePageStoreDir => PageStoreDir ?? Path.Combine(StateDir, "pages");
+
     /// <summary>The bound on every remote operation: past it, it fails with ETIMEDOUT.</summary>
     public double PeerTimeoutSeconds { get; init; } = 5;
 
@@ -102,6 +111,8 @@ public sealed record DaemonSettings
             "stateDir" when value.ValueKind == JsonValueKind.String && value.GetString() is { } state && Path.IsPathFullyQualified(state) => this with { StateDir = state },
             "cacheMemoryMiB" when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var m) && m is >= 16 and <= 1 << 20 => this with { CacheMemoryMiB = m },
             "cacheSizeMiB" when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var z) && z is >= 16 and <= 1 << 24 => this with { CacheSizeMiB = z },
+            "pageStoreDir" when value.ValueKind == JsonValueKind.String && value.GetString() is { } pages && Path.IsPathFullyQualified(pages) => this with { PageStoreDir = pages },
+            "pageStoreSizeMiB" when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var p) && p is >= 64 and <= 1 << 24 => this with { PageStoreSizeMiB = p },
             "peerTimeoutSeconds" when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var t) && t is >= 0.1 and <= 600 => this with { PeerTimeoutSeconds = t },
             "controlSocket" when value.ValueKind == JsonValueKind.String && IsSocketPath(value.GetString()!) => this with { ControlSocket = value.GetString()! },
             "peers" => this with { Peers = PeerSetting.Parse(value, $"config file {path}", property.Name) },
@@ -114,6 +125,8 @@ public sealed record DaemonSettings
             "readerThreads" => throw new SettingsException($"{Where()} must be an integer from 0 to 64"),
             "cacheDir" => throw new SettingsException($"{Where()} must be a path string"),
             "stateDir" => throw new SettingsException($"{Where()} must be an absolute path"),
+            "pageStoreDir" => throw new SettingsException($"{Where()} must be an absolute path"),
+            "pageStoreSizeMiB" => throw new SettingsException($"{Where()} must be an integer number of MiB from 64 to 16777216"),
             "cacheMemoryMiB" => throw new SettingsException($"{Where()} must be an integer number of MiB from 16 to 1048576"),
             "cacheSizeMiB" => throw new SettingsException($"{Where()} must be an integer number of MiB from 16 to 16777216"),
             "peerTimeoutSeconds" => throw new SettingsException($"{Where()} must be a number of seconds from 0.1 to 600"),

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Picojump.Migrator.Jobs;
+using Picojump.Migrator.Migration;
 
 namespace Picojump.Host;
 
@@ -7,4 +8,10 @@ namespace Picojump.Host;
 public sealed class JobMonitorService(JobManager jobs) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() => jobs.MonitorAsync(stoppingToken), stoppingToken);
+}
+
+/// <summary>Finishes migrations left unfinished (a lost reply, an unreachable peer, a restart): see <see cref="MigrationCoordinator.RunRecoveryAsync"/>.</summary>
+public sealed class MigrationRecoveryService(MigrationCoordinator migrations) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() => migrations.RunRecoveryAsync(stoppingToken), stoppingToken);
 }

@@ -69,6 +69,7 @@ public static class PeerServer
         // Through a factory, so that the container disposes it (and its export descriptor).
         builder.Services.AddSingleton(_ => service);
         builder.Services.AddSingleton<Control.JobPeerService>();
+        builder.Services.AddSingleton<Migrator.Migration.MigrationPeerService>();
     }
 
     /// <summary>
@@ -91,10 +92,14 @@ public static class PeerServer
         }
     }
 
-    /// <summary>The file peer API and, beside it, JobPeer (jobs run, listed, signalled and waited for from other hosts).</summary>
+    /// <summary>
+    /// The file peer API and, beside it, JobPeer (jobs run, listed, signalled and waited for
+    /// from other hosts) and Migration (jobs moved between hosts).
+    /// </summary>
     public static void Map(WebApplication app)
     {
         app.MapGrpcService<ExportPeerService>();
         app.MapGrpcService<Control.JobPeerService>();
+        app.MapGrpcService<Migrator.Migration.MigrationPeerService>();
     }
 }

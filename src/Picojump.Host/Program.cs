@@ -13,6 +13,8 @@ using Picojump.Fs.Union;
 using Picojump.Host;
 using Picojump.Host.Control;
 using Picojump.Migrator.Jobs;
+using Picojump.Migrator.Migration;
+using Picojump.Migrator.Pages;
 
 var exportOption = new Option<string?>("--export") { Description = "Directory this host exports into /pj" };
 var mountpointOption = new Option<string?>("--mountpoint") { Description = "Where to mount the namespace (usually /pj)" };
@@ -136,7 +138,28 @@ var jobManager = new JobManager(new JobManagerOptions
     StateDirectory = settings.StateDir,
 }, loggerFactory.CreateLogger<JobManager>());
 builder.Services.AddSingleton(jobManager);
-builder.Services.AddSingleton(new JobRouter(jobManager, peers));
+// Migration needs peers: the page store and the coordinator exist only with the peer API.
+PageStore? pageStore = null;
+MigrationCoordinator? migrations = null;
+if (settings.Listen != null)
+{
+    var storeBytes = (long)settings.PageStoreSizeMiB << 20;
+    pageStore = new PageStore(new PageStoreOptions
+    {
+        Directory = settings.EffectivePageStoreDir,
+        MaxBytes = storeBytes,
+        MemoryBytes = Math.Clamp(storeBytes / 4, 16L << 20, 256L << 20),
+    }, loggerFactory.CreateLogger<PageStore>());
+    migrations = new MigrationCoordinator(jobManager, pageStore, peers, new MigrationOptions
+    {
+        HostName = settings.HostName!,
+        StateDirectory = settings.StateDir,
+        PeerTimeout = TimeSpan.FromSeconds(settings.PeerTimeoutSeconds),
+    }, loggerFactory.CreateLogger<MigrationCoordinator>());
+    builder.Services.AddSingleton(migrations);
+    builder.Services.AddHostedService<MigrationRecoveryService>();
+}
+builder.Services.AddSingleton(new JobRouter(jobManager, peers, migrations));
 builder.Services.AddSingleton(new FuseServerOptions
 {
     Passthrough = settings.Passthrough,
@@ -173,6 +196,7 @@ finally
 {
     // After the mount is gone and nothing reads the cache: its last checkpoint, for the next start.
     blockCache?.Dispose();
+    pageStore?.Dispose();
 }
 ControlSocket.Remove(settings.ControlSocket);
 return 0;

@@ -29,6 +29,9 @@ public static class HostConfig
             peers = facts.Peers.Select(p => new { name = p.Host, address = $"{p.Address}:{PeerPort}" }),
             cacheDir = host.Cache,
             stateDir = host.State,
+            // Its own page store (under its state), small enough for several hosts on one machine.
+            pageStoreDir = Path.Combine(host.State, "pages"),
+            pageStoreSizeMiB = 2048,
             tls = new { ca = facts.Tls.Authority, cert = facts.Tls.Certificate, key = facts.Tls.Key },
         });
         WriteJson(host.ClusterConfig, facts);

@@ -32,6 +32,10 @@ public sealed class JobClient(string socketPath) : IDisposable
 
     public JobInfo Kill(string job, int signal) => Call("kill", () => Client.Kill(new KillRequest { Job = job, Signal = signal }, deadline: DateTime.UtcNow + RunDeadline).Job);
 
+    /// <summary>The daemon bounds a forwarded migration at 30 minutes.</summary>
+    public Protos.Migration.MigrateReply Migrate(string job, string host, Protos.Migration.Mode mode)
+        => Call("migrate", () => Client.Migrate(new MigrateRequest { Job = job, Host = host, Mode = mode }, deadline: DateTime.UtcNow + TimeSpan.FromMinutes(31)));
+
     /// <summary>No deadline: a job may run for days.</summary>
     public Task<JobInfo> WaitAsync(string job, CancellationToken cancel = default)
         => CallAsync("wait", async () => (await Client.WaitAsync(new WaitRequest { Job = job }, cancellationToken: cancel)).Job);
@@ -79,7 +83,7 @@ public sealed class JobClient(string socketPath) : IDisposable
     {
         // The daemon's own answers carry no local exception; a socket that no one answers does.
         return ex.Status.DebugException == null
-            && ex.StatusCode is StatusCode.NotFound or StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.Unavailable
+            && ex.StatusCode is StatusCode.NotFound or StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.Unavailable or StatusCode.Unimplemented
             ? new CliException(ex.Status.Detail)
             : ControlClient.Explain(ex, socketPath, what);
     }

@@ -20,7 +20,7 @@ public static class JobTable
                 State(job),
                 job.State == JobState.Running ? Size(job.RssBytes) : "-",
                 Ago(now - DateTimeOffset.FromUnixTimeMilliseconds(job.StartedUnixMs)),
-                job.Migrations.Count.ToString(CultureInfo.InvariantCulture),
+                Moves(job),
                 string.Join(' ', job.Command),
             ]);
         }
@@ -29,6 +29,15 @@ public static class JobTable
         foreach (var row in rows)
             text.AppendLine(string.Join("  ", row.Select((cell, c) => c == row.Length - 1 ? cell : cell.PadRight(widths[c]))).TrimEnd());
         return text.ToString();
+    }
+
+    /// <summary>How many times the job moved and the last move's freeze: "2 (h2->h3, 120 ms)".</summary>
+    private static string Moves(JobInfo job)
+    {
+        if (job.Migrations.Count == 0)
+            return "0";
+        var last = job.Migrations[^1];
+        return string.Create(CultureInfo.InvariantCulture, $"{job.Migrations.Count} ({last.FromHost}->{last.ToHost}, {last.FreezeMicros / 1000.0:0} ms)");
     }
 
     private static string State(JobInfo job) => job.State switch

@@ -43,6 +43,9 @@ public sealed class ControlService(
     public override async Task<KillJobReply> Kill(KillRequest request, ServerCallContext context)
         => new() { Job = await jobs.KillAsync(request, context.CancellationToken) };
 
+    public override Task<Protos.Migration.MigrateReply> Migrate(MigrateRequest request, ServerCallContext context)
+        => jobs.MigrateAsync(request, context.CancellationToken);
+
     public override async Task<WaitJobReply> Wait(WaitRequest request, ServerCallContext context)
         => new() { Job = await jobs.WaitAsync(request, context.CancellationToken) };
 }

@@ -41,6 +41,8 @@ internal static class JobMapping
             StartedUnixMs = m.StartedUnixMs,
             FreezeMicros = m.FreezeMicros,
             Bytes = m.Bytes,
+            PagesSent = m.PagesSent,
+            PagesFound = m.PagesFound,
         }));
         return info;
     }

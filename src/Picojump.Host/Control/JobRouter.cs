@@ -1,6 +1,8 @@
 using Grpc.Core;
 using Picojump.Fs.Cluster;
 using Picojump.Migrator.Jobs;
+using Picojump.Migrator.Migration;
+using Picojump.Protos.Migration;
 using Picojump.Protos.Control;
 using Picojump.Protos.Jobs;
 
@@ -10,8 +12,11 @@ namespace Picojump.Host.Control;
 /// Jobs across the cluster for pjctl: this host's own through the <see cref="JobManager"/>,
 /// the others' through their daemons' JobPeer API. pjctl only ever talks to its own daemon.
 /// </summary>
-public sealed class JobRouter(JobManager jobs, PeerSet? peers = null)
+public sealed class JobRouter(JobManager jobs, PeerSet? peers = null, MigrationCoordinator? migrations = null)
 {
+    /// <summary>A migration forwarded to the job's host: its dump, transfer and restore, for a large job.</summary>
+    private static readonly TimeSpan MigrateTimeout = TimeSpan.FromMinutes(30);
+
     /// <summary>Starting a job takes a launcher and a look for its init: more than a file operation.</summary>
     private static readonly TimeSpan ForwardTimeout = TimeSpan.FromSeconds(30);
 
@@ -48,6 +53,32 @@ public sealed class JobRouter(JobManager jobs, PeerSet? peers = null)
             return JobMapping.Guard(() => JobMapping.ToInfo(jobs.Kill(id, signal)));
         var reply = await Forward(peer, c => c.KillJobAsync(new KillJobRequest { Id = id, Signal = signal }, Deadline(cancel)));
         return reply.Job;
+    }
+
+    /// <summary>Moves the job to request.Host: run by the job's host (here, or forwarded to it).</summary>
+    public async Task<MigrateReply> MigrateAsync(MigrateRequest request, CancellationToken cancel)
+    {
+        if (request.Mode == Mode.Hybrid)
+            throw new RpcException(new Status(StatusCode.Unimplemented, "hybrid mode is not available yet"));
+        if (string.IsNullOrEmpty(request.Host))
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "no destination host given"));
+        var (peer, id) = await ResolveAsync(request.Job, cancel);
+        if (peer == null)
+        {
+            if (migrations == null)
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"{jobs.HostName} has no peers to migrate to"));
+            return await MigrationPeerService.Guard(() => migrations.MigrateAsync(id, request.Host, request.Mode, cancel));
+        }
+        try
+        {
+            return await new Protos.Migration.Migration.MigrationClient(peer.CallInvoker).MigrateJobAsync(
+                new MigrateJobRequest { JobId = id, ToHost = request.Host, Mode = request.Mode },
+                new CallOptions(deadline: DateTime.UtcNow + MigrateTimeout, cancellationToken: cancel));
+        }
+        catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, $"host {peer.Name} (the job's host) did not answer: {ex.Status.Detail}"));
+        }
     }
 
     /// <summary>Waits on the job's host; a peer that restarts meanwhile is asked again (its jobs outlive it).</summary>

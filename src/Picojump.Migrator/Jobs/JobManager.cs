@@ -158,6 +158,8 @@ public sealed class JobManager
         var job = Refresh(id);
         if (job.State != JobState.Running)
             throw new JobException($"job {id} has already ended", JobError.Failed);
+        if (job.MigrationId != null)
+            throw new JobException($"job {id} is being migrated; try again when the migration is over", JobError.Failed);
         lock (_gate)
         {
             job = _jobs[id] with { KillSignal = signal };
@@ -234,7 +236,8 @@ public sealed class JobManager
             if (!_jobs.TryGetValue(id, out job!))
                 throw new JobException($"no job {id} on {_options.HostName}", JobError.NotFound);
         }
-        if (job.State != JobState.Running || JobProcesses.IsSame(job.Pid, job.PidStartTicks))
+        // While it migrates, its init is gone from here on purpose: the migration decides.
+        if (job.State != JobState.Running || job.MigrationId != null || JobProcesses.IsSame(job.Pid, job.PidStartTicks))
             return job;
         // The init is gone, and wrote the exit file before it went (read through the mount:
         // the file lives wherever the job's directory does).
@@ -265,6 +268,82 @@ public sealed class JobManager
         else
             _logger.LogInformation("Job {Id} exited with status {Code}", id, code);
         return job;
+    }
+
+    /// <summary>
+    /// Marks a running job as migrating away (persisted): from now on its init may vanish
+    /// without the job being taken for ended. Throws if it is not running here or already migrating.
+    /// </summary>
+    public JobRecord BeginMigration(string id, string migrationId)
+    {
+        var job = Refresh(id);
+        lock (_gate)
+        {
+            job = _jobs[id];
+            if (job.State != JobState.Running || !JobProcesses.IsSame(job.Pid, job.PidStartTicks))
+                throw new JobException($"job {id} is not running on {_options.HostName}", JobError.Failed);
+            if (job.MigrationId != null)
+                throw new JobException($"job {id} is already being migrated", JobError.Failed);
+            job = job with { MigrationId = migrationId };
+            _jobs[id] = job;
+            _store.Save(job);
+        }
+        return job;
+    }
+
+    /// <summary>
+    /// A migration away did not happen: the job runs here again, as it was (<paramref name="restoredInit"/>
+    /// null) or restored from its dump (the new init), or is lost when neither is possible.
+    /// </summary>
+    public JobRecord EndMigration(string id, string migrationId, int? restoredInit, bool lost = false)
+    {
+        lock (_gate)
+        {
+            if (!_jobs.TryGetValue(id, out var job) || job.MigrationId != migrationId)
+                return job ?? throw new JobException($"no job {id} on {_options.HostName}", JobError.NotFound);
+            job = job with { MigrationId = null };
+            if (restoredInit is { } pid && JobProcesses.StartTicks(pid) is { } start && JobProcesses.PidNamespace(pid) is { } ns)
+                job = job with { Pid = pid, PidStartTicks = start, PidNamespace = ns };
+            if (lost)
+                job = job with { State = JobState.Lost, Pid = 0, EndedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+            _jobs[id] = job;
+            _store.Save(job);
+            return job;
+        }
+    }
+
+    /// <summary>The job left this host (a committed migration): its record goes; the destination keeps it now.</summary>
+    public void Forget(string id)
+    {
+        lock (_gate)
+        {
+            _jobs.Remove(id);
+            _ending.Remove(id);
+            _store.Delete(id);
+        }
+        _logger.LogInformation("Job {Id} left {Host}", id, _options.HostName);
+    }
+
+    /// <summary>A job that arrived by migration: runs here from now on, as <paramref name="job"/> says (its init, its history).</summary>
+    public JobRecord Adopt(JobRecord job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        job = job with { Host = _options.HostName, State = JobState.Running, MigrationId = null, EndedUnixMs = null, ExitCode = null };
+        lock (_gate)
+        {
+            _jobs[job.Id] = job;
+            _ending.Remove(job.Id);
+            _store.Save(job);
+        }
+        _logger.LogInformation("Job {Id} arrived: pid {Pid}", job.Id, job.Pid);
+        return job;
+    }
+
+    /// <summary>The job as kept, without looking at its processes; null if this host has no such job.</summary>
+    public JobRecord? Get(string id)
+    {
+        lock (_gate)
+            return _jobs.GetValueOrDefault(id);
     }
 
     private static int? ReadExitCode(JobRecord job)

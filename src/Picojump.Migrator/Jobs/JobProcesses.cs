@@ -8,6 +8,8 @@ internal static partial class JobProcesses
 {
     public const int SIGKILL = 9;
 
+    public const int SIGCONT = 18;
+
     /// <summary>The start time (clock ticks since boot) of a live, non-zombie process; null when it is gone.</summary>
     public static long? StartTicks(int pid)
     {

@@ -14,8 +14,8 @@ public enum JobState
     Lost,
 }
 
-/// <summary>One move of a job between hosts (kept for `pjctl ps`; none happen yet).</summary>
-public sealed record JobMigration(string From, string To, long StartedUnixMs, long FreezeMicros, long Bytes);
+/// <summary>One move of a job between hosts (kept for `pjctl ps`): its downtime, payload bytes, pages sent and pages the destination held.</summary>
+public sealed record JobMigration(string From, string To, long StartedUnixMs, long FreezeMicros, long Bytes, long PagesSent = 0, long PagesFound = 0);
 
 /// <summary>
 /// A job as its host's daemon keeps it, persisted in the state directory so that a restarted
@@ -59,6 +59,12 @@ public sealed record JobRecord
     public int? KillSignal { get; init; }
 
     public IReadOnlyList<JobMigration> Migrations { get; init; } = [];
+
+    /// <summary>
+    /// Set while this host migrates the job away: its init may be gone (dumped) until the
+    /// migration commits (the job leaves this host) or aborts (it is restored here).
+    /// </summary>
+    public string? MigrationId { get; init; }
 
     /// <summary>Not persisted: filled in when the job is listed.</summary>
     [JsonIgnore]

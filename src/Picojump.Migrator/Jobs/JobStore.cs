@@ -25,6 +25,8 @@ internal sealed class JobStore(string directory)
         File.Move(temporary, path, overwrite: true);
     }
 
+    public void Delete(string id) => File.Delete(Path.Combine(Directory, id + ".json"));
+
     /// <summary>Every job saved; files that do not parse are reported through <paramref name="bad"/> and skipped.</summary>
     public List<JobRecord> Load(Action<string, string> bad)
     {

@@ -1,0 +1,432 @@
+using System.Buffers;
+using System.Diagnostics;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Picojump.Migrator.Images;
+using Picojump.Migrator.Jobs;
+using Picojump.Migrator.Pages;
+using Picojump.Protos.Migration;
+using MigrationGrpc = Picojump.Protos.Migration.Migration;
+
+namespace Picojump.Migrator.Migration;
+
+// The source side: freeze and dump, offer the hashes, send what is missing, have the
+// destination prepare, decide, commit. Until the decision is recorded, any failure aborts:
+// the job is restored here from its own dump (or kept, if the dump never stopped it).
+public sealed partial class MigrationCoordinator
+{
+    /// <summary>At most 1 MiB of payload per message.</summary>
+    internal const int ChunkBytes = 1 << 20;
+
+    private const int PageRecord = PageHash.Size + Pagemap.PageSize;
+
+    private const int PagesPerChunk = ChunkBytes / PageRecord;
+
+    private static readonly TimeSpan CommitPatience = TimeSpan.FromSeconds(30);
+
+    /// <summary>Migrates job <paramref name="jobId"/> of this host to <paramref name="toHost"/>; a failed migration is a reply with Moved false.</summary>
+    public async Task<MigrateReply> MigrateAsync(string jobId, string toHost, Mode mode, CancellationToken cancel)
+    {
+        var total = Stopwatch.StartNew();
+        if (mode == Mode.Hybrid)
+            throw new MigrationException("hybrid mode is not available yet", StatusCode.Unimplemented);
+        var job = _jobs.Get(jobId) ?? throw new MigrationException($"no job {jobId} on {HostName}", StatusCode.NotFound);
+        if (toHost == HostName)
+            throw new MigrationException($"job {job.Id} already runs on {HostName}", StatusCode.InvalidArgument);
+        var peer = _peers?.Find(toHost) ?? throw new MigrationException(
+            $"unknown host {toHost} (the cluster has {string.Join(", ", (_peers?.Peers.Select(p => p.Name) ?? []).Prepend(HostName))})", StatusCode.InvalidArgument);
+        var reply = new MigrateReply { JobId = job.Id, FromHost = HostName, ToHost = toHost, JobHost = HostName };
+        if (!peer.Reachable)
+        {
+            reply.Error = $"{toHost} is unreachable ({peer.Status.Error}); nothing was done";
+            return reply;
+        }
+
+        var id = NewId();
+        var directory = _records.WorkDirectory(id);
+        _active[id] = true;
+        try
+        {
+            Directory.CreateDirectory(directory);
+            var record = _records.Save(new MigrationRecord
+            {
+                Id = id, Role = MigrationRole.Source, Phase = MigrationPhase.Dumping, JobId = job.Id, Peer = toHost,
+                Directory = directory, StartedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            });
+            try
+            {
+                job = _jobs.BeginMigration(job.Id, id);
+            }
+            catch (JobException)
+            {
+                _records.Delete(id);
+                throw;
+            }
+            _logger.LogInformation("Migration {Id}: job {Job} from {From} to {To}", id, job.Id, HostName, toHost);
+            return await RunSourceAsync(record, job, reply, total, cancel);
+        }
+        finally
+        {
+            _active.TryRemove(id, out _);
+        }
+    }
+
+    private async Task<MigrateReply> RunSourceAsync(MigrationRecord record, JobRecord job, MigrateReply reply, Stopwatch total, CancellationToken cancel)
+    {
+        var client = Client(record.Peer)!;
+        var directory = record.Directory;
+        var freeze = Stopwatch.StartNew();
+        long bytes = 0, pagesSent = 0, pagesFound = 0;
+        try
+        {
+            try
+            {
+                _criu.Dump(job.Pid, directory);
+            }
+            catch (CriuException ex)
+            {
+                return await AbortAsync(record, job, reply, total, ex.Message);
+            }
+            var dumped = freeze.Elapsed;
+            var images = PageHashes.ComputeDump(directory);
+            reply.PagesTotal = images.Sum(i => (long)i.Pages.Count);
+            reply.ImageBytes = reply.PagesTotal * Pagemap.PageSize;
+            record = _records.Save(record with { Phase = MigrationPhase.Transferring });
+
+            // Offer: every pagemap's hashes; the answer: which distinct pages the destination lacks.
+            var distinct = DistinctPages(images.Select(i => (i.PagemapFileName, (IReadOnlyList<PageHash>)[.. i.Pages.Select(p => p.Hash)])));
+            var offer = await OfferAsync(client, record, job, images, cancel);
+            bytes += offer.Bytes;
+            var missing = new List<PageHash>();
+            for (var i = 0; i < distinct.Count; i++)
+            {
+                if ((offer.Reply.Missing[i >> 3] & (1 << (i & 7))) != 0)
+                    missing.Add(distinct[i]);
+            }
+            pagesSent = missing.Count;
+            pagesFound = distinct.Count - missing.Count;
+            var offered = freeze.Elapsed;
+
+            bytes += await TransferAsync(client, record, images, missing, cancel);
+            var transferred = freeze.Elapsed;
+
+            var prepare = await client.PrepareAsync(new PrepareRequest { MigrationId = record.Id },
+                deadline: BulkDeadline(reply.ImageBytes) + _options.PeerTimeout, cancellationToken: cancel);
+            _logger.LogInformation(
+                "Migration {Id}: dumped in {Dump} ms, offered in {Offer} ms, sent {Pages} pages in {Transfer} ms, {To} rebuilt in {Rebuild} ms and restored in {Restore} ms",
+                record.Id, (long)dumped.TotalMilliseconds, (long)(offered - dumped).TotalMilliseconds, pagesSent, (long)(transferred - offered).TotalMilliseconds,
+                record.Peer, prepare.RebuildMicros / 1000, prepare.RestoreMicros / 1000);
+        }
+        catch (Exception ex) when (ex is RpcException or IOException or InvalidDataException or OperationCanceledException)
+        {
+            var reason = ex is RpcException rpc
+                ? rpc.StatusCode is StatusCode.FailedPrecondition or StatusCode.NotFound or StatusCode.InvalidArgument
+                    ? $"{record.Peer}: {rpc.Status.Detail}"
+                    : $"{record.Peer} did not answer ({rpc.StatusCode}: {rpc.Status.Detail})"
+                : ex.Message;
+            return await AbortAsync(record, job, reply, total, reason);
+        }
+
+        // The decision: from here on the job belongs to the destination.
+        var entry = new JobMigration(HostName, record.Peer, record.StartedUnixMs, Micros(freeze.Elapsed), bytes, pagesSent, pagesFound);
+        record = _records.Save(record with { Phase = MigrationPhase.Committed, Entry = entry });
+        _jobs.Forget(job.Id);
+        reply.Moved = true;
+        reply.JobHost = record.Peer;
+        reply.Bytes = bytes;
+        reply.PagesSent = pagesSent;
+        reply.PagesFound = pagesFound;
+        reply.FreezeMicros = entry.FreezeMicros;
+
+        var commit = await CommitUntilAnsweredAsync(client, record, CommitPatience, cancel);
+        if (commit.Reply is { } committed)
+        {
+            reply.FreezeMicros = committed.Entry.FreezeMicros;
+            FinishSource(record);
+        }
+        else
+        {
+            reply.Error = commit.Error!;
+        }
+        reply.TotalMicros = Micros(total.Elapsed);
+        _logger.LogInformation("Migration {Id}: job {Job} moved to {To}; freeze {Freeze} ms, total {Total} ms, {Bytes} bytes",
+            record.Id, job.Id, record.Peer, reply.FreezeMicros / 1000, reply.TotalMicros / 1000, bytes);
+        return reply;
+    }
+
+    /// <summary>Sends Commit until the destination answers (or refuses for good); null reply: not answered within <paramref name="patience"/>.</summary>
+    private async Task<(CommitReply? Reply, string? Error)> CommitUntilAnsweredAsync(
+        MigrationGrpc.MigrationClient client, MigrationRecord record, TimeSpan patience, CancellationToken cancel)
+    {
+        var clock = Stopwatch.StartNew();
+        var request = new CommitRequest { MigrationId = record.Id, Entry = ToWire(record.Entry!) };
+        while (true)
+        {
+            try
+            {
+                return (await client.CommitAsync(request, Small(cancel)), null);
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.FailedPrecondition)
+            {
+                // The destination cannot resume it (its copy vanished): the job is lost; say it loudly.
+                _logger.LogError("Migration {Id}: {To} refused the commit: {Error}; job {Job} is lost", record.Id, record.Peer, ex.Status.Detail, record.JobId);
+                _records.Save(record with { Acknowledged = true });
+                return (null, $"{record.Peer} could not resume the job: {ex.Status.Detail}; the job is lost");
+            }
+            catch (RpcException ex)
+            {
+                if (clock.Elapsed > patience || cancel.IsCancellationRequested)
+                {
+                    return (null, $"the job now belongs to {record.Peer}, which has not resumed it yet ({ex.StatusCode}: {ex.Status.Detail}); "
+                        + $"{HostName} keeps sending it the commit");
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(300), CancellationToken.None);
+            }
+        }
+    }
+
+    /// <summary>After an acknowledged commit: the dump's pages go into the store (for a return trip), then the dump and the record go.</summary>
+    private void FinishSource(MigrationRecord record)
+    {
+        try
+        {
+            if (Directory.Exists(record.Directory))
+                FillStore(record.Directory);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException)
+        {
+            _logger.LogWarning("Migration {Id}: the dump's pages did not all reach the page store: {Error}", record.Id, ex.Message);
+        }
+        _records.Delete(record.Id);
+    }
+
+    private void FillStore(string directory)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+        try
+        {
+            foreach (var pagemapPath in Directory.EnumerateFiles(directory, "pagemap-*.img"))
+            {
+                var pagesPath = Path.Combine(directory, Pagemap.Read(pagemapPath).PagesFileName);
+                if (!File.Exists(pagesPath))
+                    continue;
+                using var file = File.OpenHandle(pagesPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+                var length = RandomAccess.GetLength(file);
+                for (long offset = 0; offset < length; offset += ChunkBytes)
+                {
+                    var chunk = buffer.AsSpan(0, (int)Math.Min(ChunkBytes, length - offset));
+                    PageHashes.ReadExactly(file, chunk, offset, pagesPath);
+                    for (var at = 0; at + Pagemap.PageSize <= chunk.Length; at += Pagemap.PageSize)
+                    {
+                        var page = chunk.Slice(at, Pagemap.PageSize);
+                        _store.Put(PageHash.Of(page), page);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task<(OfferReply Reply, long Bytes)> OfferAsync(
+        MigrationGrpc.MigrationClient client, MigrationRecord record, JobRecord job, IReadOnlyList<ImageHashes> images, CancellationToken cancel)
+    {
+        long bytes = 0;
+        var hashBytes = images.Sum(i => (long)i.Pages.Count) * PageHash.Size;
+        using var call = client.Offer(deadline: BulkDeadline(hashBytes), cancellationToken: cancel);
+        var header = new OfferHeader { MigrationId = record.Id, SourceHost = HostName, JobJson = JobJson(job), StartedUnixMs = record.StartedUnixMs };
+        bytes += header.CalculateSize();
+        await call.RequestStream.WriteAsync(new OfferChunk { Header = header }, cancel);
+        var buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+        try
+        {
+            foreach (var image in images)
+            {
+                var at = 0;
+                do
+                {
+                    var count = Math.Min(image.Pages.Count - at, ChunkBytes / PageHash.Size);
+                    for (var i = 0; i < count; i++)
+                        image.Pages[at + i].Hash.WriteTo(buffer.AsSpan(i * PageHash.Size, PageHash.Size));
+                    await call.RequestStream.WriteAsync(new OfferChunk
+                    {
+                        Pagemap = image.PagemapFileName,
+                        Hashes = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, count * PageHash.Size)),
+                    }, cancel);
+                    bytes += count * PageHash.Size;
+                    at += count;
+                }
+                while (at < image.Pages.Count);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        await call.RequestStream.CompleteAsync();
+        return (await call.ResponseAsync, bytes);
+    }
+
+    /// <summary>The image files but the pages images, then the missing pages; returns the payload bytes sent.</summary>
+    private async Task<long> TransferAsync(
+        MigrationGrpc.MigrationClient client, MigrationRecord record, IReadOnlyList<ImageHashes> images, List<PageHash> missing, CancellationToken cancel)
+    {
+        var files = Directory.EnumerateFiles(record.Directory)
+            .Select(Path.GetFileName)
+            .OfType<string>()
+            .Where(n => n.EndsWith(".img", StringComparison.Ordinal) && !n.StartsWith("pages-", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        var fileBytes = files.Sum(f => new FileInfo(Path.Combine(record.Directory, f)).Length);
+        // A transfer that stops moving (a cut link) is given up after one small-call bound, not at the end of the bulk deadline.
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        using var call = client.Transfer(deadline: BulkDeadline(fileBytes + ((long)missing.Count * PageRecord)), cancellationToken: stall.Token);
+        var slow = Faults.Has(FaultInjection.SlowTransfer);
+        long bytes = 0;
+        async Task Send(TransferChunk chunk, long payload)
+        {
+            stall.CancelAfter(_options.PeerTimeout);
+            await call.RequestStream.WriteAsync(chunk, stall.Token);
+            bytes += payload;
+            if (slow)
+                await Task.Delay(50, stall.Token);
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+        try
+        {
+            foreach (var name in files)
+            {
+                using var file = File.OpenHandle(Path.Combine(record.Directory, name), FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+                var length = RandomAccess.GetLength(file);
+                long offset = 0;
+                do
+                {
+                    var count = (int)Math.Min(ChunkBytes, length - offset);
+                    PageHashes.ReadExactly(file, buffer.AsSpan(0, count), offset, name);
+                    await Send(new TransferChunk
+                    {
+                        MigrationId = record.Id,
+                        File = name,
+                        Offset = offset,
+                        Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, count)),
+                    }, count);
+                    offset += count;
+                }
+                while (offset < length);
+            }
+
+            // Where each missing page lies in the dump (its first copy).
+            var wanted = missing.ToHashSet();
+            var where = new Dictionary<PageHash, (int Image, long Offset)>();
+            for (var i = 0; i < images.Count; i++)
+            {
+                for (var p = 0; p < images[i].Pages.Count; p++)
+                {
+                    var hash = images[i].Pages[p].Hash;
+                    if (wanted.Contains(hash))
+                        where.TryAdd(hash, (i, (long)p * Pagemap.PageSize));
+                }
+            }
+            var handles = images.Select(i => File.OpenHandle(Path.Combine(record.Directory, i.Pagemap.PagesFileName), FileMode.Open, FileAccess.Read, FileShare.Read)).ToList();
+            try
+            {
+                var filled = 0;
+                foreach (var hash in missing)
+                {
+                    var (image, offset) = where[hash];
+                    var slot = buffer.AsSpan(filled * PageRecord, PageRecord);
+                    hash.WriteTo(slot[..PageHash.Size]);
+                    PageHashes.ReadExactly(handles[image], slot[PageHash.Size..], offset, images[image].Pagemap.PagesFileName);
+                    if (++filled == PagesPerChunk)
+                    {
+                        await Send(new TransferChunk { MigrationId = record.Id, Pages = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled * PageRecord)) }, filled * PageRecord);
+                        filled = 0;
+                    }
+                }
+                if (filled > 0)
+                    await Send(new TransferChunk { MigrationId = record.Id, Pages = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled * PageRecord)) }, filled * PageRecord);
+            }
+            finally
+            {
+                foreach (var handle in handles)
+                    handle.Dispose();
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        stall.CancelAfter(Timeout.InfiniteTimeSpan);
+        await call.RequestStream.CompleteAsync();
+        await call.ResponseAsync;
+        return bytes;
+    }
+
+    /// <summary>
+    /// No decision was made: record "aborted" first (a destination that asks is told so), then
+    /// bring the job back here: it still runs if the dump never stopped it, else it is restored
+    /// from the dump. The destination is told to discard, now or by the recovery loop.
+    /// </summary>
+    private Task<MigrateReply> AbortAsync(MigrationRecord record, JobRecord job, MigrateReply reply, Stopwatch total, string reason)
+    {
+        record = _records.Save(record with { Phase = MigrationPhase.Aborted });
+        var outcome = RestoreLocally(record, job);
+        reply.Moved = false;
+        reply.JobHost = outcome.Running ? HostName : "";
+        reply.Error = $"{reason}; {outcome.Text}";
+        _logger.LogWarning("Migration {Id}: aborted: {Reason}; {Outcome}", record.Id, reason, outcome.Text);
+        // Not waited for: an unreachable destination would hold the reply for a whole timeout; the recovery loop retries.
+        _ = TellAbortAsync(record);
+        reply.TotalMicros = Micros(total.Elapsed);
+        return Task.FromResult(reply);
+    }
+
+    private (bool Running, string Text) RestoreLocally(MigrationRecord record, JobRecord job)
+    {
+        if (JobProcesses.IsSame(job.Pid, job.PidStartTicks))
+        {
+            _jobs.EndMigration(job.Id, record.Id, null);
+            return (true, $"the job kept running on {HostName}");
+        }
+        if (!Criu.DumpCompleted(record.Directory))
+        {
+            _jobs.EndMigration(job.Id, record.Id, null, lost: true);
+            return (false, "the job is gone and its dump is incomplete: it is lost");
+        }
+        try
+        {
+            var pid = _criu.Restore(record.Directory, stopped: false, "local.pid");
+            _jobs.EndMigration(job.Id, record.Id, pid);
+            return (true, $"the job was restored on {HostName} and runs there");
+        }
+        catch (Exception ex) when (ex is CriuException or IOException or FormatException)
+        {
+            _jobs.EndMigration(job.Id, record.Id, null, lost: true);
+            return (false, $"restoring it on {HostName} failed too ({ex.Message}): the job is lost");
+        }
+    }
+
+    /// <summary>Tells the destination to discard; once it has, the record and the dump go. Else the recovery loop tries again.</summary>
+    private async Task<bool> TellAbortAsync(MigrationRecord record)
+    {
+        try
+        {
+            if (Client(record.Peer) is { } client)
+            {
+                await client.AbortAsync(new AbortRequest { MigrationId = record.Id }, Small());
+                _records.Delete(record.Id);
+                return true;
+            }
+        }
+        catch (RpcException ex)
+        {
+            _logger.LogInformation("Migration {Id}: {To} not told of the abort yet: {Error}", record.Id, record.Peer, ex.Status.Detail);
+        }
+        _records.DeleteWork(record.Id);
+        return false;
+    }
+}

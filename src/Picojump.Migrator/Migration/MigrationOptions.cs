@@ -1,0 +1,22 @@
+namespace Picojump.Migrator.Migration;
+
+public sealed record MigrationOptions
+{
+    /// <summary>This host's name (what peers call it).</summary>
+    public required string HostName { get; init; }
+
+    /// <summary>The daemon's state directory: migrations are kept in its migrations/ subdirectory.</summary>
+    public required string StateDirectory { get; init; }
+
+    /// <summary>The bound on a small call to a peer; bulk calls get more, in proportion to their size.</summary>
+    public TimeSpan PeerTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The slowest transfer rate a bulk call's deadline allows for (bytes per second).</summary>
+    public long MinimumBytesPerSecond { get; init; } = 20L << 20;
+
+    /// <summary>How often unfinished migrations (a lost Commit, a prepared job without a decision) are looked at.</summary>
+    public TimeSpan RecoveryInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The CRIU binary; null: looked up (/usr/local/sbin, /usr/sbin, PATH).</summary>
+    public string? CriuPath { get; init; }
+}
