@@ -30,11 +30,6 @@ public sealed class BlockCacheOptions
         {
             throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, "The block size must be a power of two of at least 4096.");
         }
-        // The memory actually used: at least two pages of eight blocks each.
-        var memoryBytes = 1L << Internal.FasterLayout.For(this).MemorySizeBits;
-        if (MaxBytes < 2 * memoryBytes)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxBytes), MaxBytes, $"MaxBytes must be at least twice the memory used ({memoryBytes} bytes).");
-        }
+        // MaxBytes against the memory actually used is checked by the store, which rounds it.
     }
 }

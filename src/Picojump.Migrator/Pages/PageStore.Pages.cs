@@ -1,11 +1,9 @@
-using FASTER.core;
 using Microsoft.Extensions.Logging;
 using Picojump.Migrator.Images;
-using Picojump.Migrator.Pages.Internal;
 
 namespace Picojump.Migrator.Pages;
 
-// Lookups, reads, writes and eviction.
+// Lookups, reads and writes, with verification and the second chance before eviction.
 //
 // Correctness first: a page handed out must hash to its key, else it is reported missing and
 // fetched again; a stale or corrupt page is never restored. Presence answers (Contains,
@@ -19,14 +17,11 @@ public sealed partial class PageStore : IPageSource
 {
     private const int BatchSize = 256;
 
-    private readonly Lock _evictionLock = new();
     private long _puts;
     private long _duplicatePuts;
     private long _hits;
     private long _misses;
     private long _corruptReads;
-    private long _evictions;
-    private long _evictedBytes;
 
     public PageStoreStats Stats => new(
         Interlocked.Read(ref _puts),
@@ -34,9 +29,9 @@ public sealed partial class PageStore : IPageSource
         Interlocked.Read(ref _hits),
         Interlocked.Read(ref _misses),
         Interlocked.Read(ref _corruptReads),
-        _store.Log.TailAddress - _store.Log.BeginAddress,
-        Interlocked.Read(ref _evictions),
-        Interlocked.Read(ref _evictedBytes));
+        _store.BytesStored,
+        _store.Evictions,
+        _store.EvictedBytes);
 
     /// <summary>Whether the store holds the page (zeros always). See the note above on verification.</summary>
     public bool Contains(PageHash hash) => Missing([hash]).Count == 0;
@@ -45,7 +40,7 @@ public sealed partial class PageStore : IPageSource
     public IReadOnlyList<PageHash> Missing(IEnumerable<PageHash> hashes)
     {
         ArgumentNullException.ThrowIfNull(hashes);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ObjectDisposedException.ThrowIf(_store.IsDisposed, this);
         var missing = new List<PageHash>();
         var toRefresh = new List<PageHash>();
         var batch = new List<PageHash>(BatchSize);
@@ -70,7 +65,7 @@ public sealed partial class PageStore : IPageSource
     /// <summary>Stores a page under its hash; throws if the bytes do not hash to it. Putting a held page writes nothing.</summary>
     public void Put(PageHash hash, ReadOnlySpan<byte> page)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ObjectDisposedException.ThrowIf(_store.IsDisposed, this);
         if (page.Length != Pagemap.PageSize)
         {
             throw new ArgumentException($"A page is {Pagemap.PageSize} bytes, not {page.Length}.", nameof(page));
@@ -98,7 +93,7 @@ public sealed partial class PageStore : IPageSource
     /// <summary>Copies a held page into <paramref name="page"/> (at least 4 KiB) only if its bytes hash to <paramref name="hash"/>.</summary>
     public bool TryGet(PageHash hash, Span<byte> page)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ObjectDisposedException.ThrowIf(_store.IsDisposed, this);
         if (page.Length < Pagemap.PageSize)
         {
             throw new ArgumentException($"The destination holds {page.Length} bytes, less than a page.", nameof(page));
@@ -116,133 +111,61 @@ public sealed partial class PageStore : IPageSource
     internal void PutUnverified(PageHash hash, ReadOnlySpan<byte> bytes) => Upsert(hash, bytes);
 
     /// <summary>Records below this address are in the oldest quarter of the budget, next in line for eviction.</summary>
-    private long RefreshBelow() => _store.Log.TailAddress - (_options.MaxBytes / 4 * 3);
+    private long RefreshBelow() => _store.TailAddress - (_options.MaxBytes / 4 * 3);
 
     /// <summary>Reads a page and checks it against its key; its log address, or -1 if absent or corrupt.</summary>
     private long ReadVerified(PageHash hash, Span<byte> page, bool countStats)
     {
-        var session = _sessions.Rent();
-        try
+        Span<byte> key = stackalloc byte[PageHash.Size];
+        hash.WriteTo(key);
+        var address = _store.Read(key, page, out var length);
+        if (address < 0)
         {
-            var (found, length, address) = Read(session, hash, page);
-            if (!found)
-            {
-                if (countStats)
-                {
-                    Interlocked.Increment(ref _misses);
-                }
-                return -1;
-            }
-            if (length != Pagemap.PageSize || PageHash.Of(page) != hash)
-            {
-                Interlocked.Increment(ref _corruptReads);
-                _logger.LogWarning("Page {Hash} at {Address} in {Directory} fails its hash; treated as missing", hash, address, _options.Directory);
-                return -1;
-            }
             if (countStats)
             {
-                Interlocked.Increment(ref _hits);
+                Interlocked.Increment(ref _misses);
             }
-            return address;
+            return -1;
         }
-        finally
+        if (length != Pagemap.PageSize || PageHash.Of(page) != hash)
         {
-            _sessions.Return(session);
+            Interlocked.Increment(ref _corruptReads);
+            _logger.LogWarning("Page {Hash} at {Address} in {Directory} fails its hash; treated as missing", hash, address, _options.Directory);
+            return -1;
         }
+        if (countStats)
+        {
+            Interlocked.Increment(ref _hits);
+        }
+        return address;
     }
 
-    private static unsafe (bool Found, int Length, long Address) Read(
-        ClientSession<SpanByte, SpanByte, SpanByte, PageReadOutput, long, PageFunctions> session, PageHash hash, Span<byte> destination)
-    {
-        Span<byte> keyBytes = stackalloc byte[PageHash.Size];
-        hash.WriteTo(keyBytes);
-        fixed (byte* keyPointer = keyBytes)
-        fixed (byte* destinationPointer = destination)
-        {
-            var key = SpanByte.FromPointer(keyPointer, keyBytes.Length);
-            var output = new PageReadOutput { Destination = destinationPointer, Capacity = destination.Length };
-            var status = session.Read(ref key, ref output, 0);
-            var address = output.Address;
-            if (status.IsPending)
-            {
-                // On disk: wait for the I/O; the buffer stays pinned until it lands.
-                session.CompletePendingWithOutputs(out var completed, wait: true);
-                using (completed)
-                {
-                    if (!completed.Next())
-                    {
-                        return (false, 0, -1);
-                    }
-                    status = completed.Current.Status;
-                    output = completed.Current.Output;
-                    address = completed.Current.RecordMetadata.Address;
-                }
-            }
-            return status.Found ? (true, output.Length, address) : (false, 0, -1);
-        }
-    }
-
-    /// <summary>Presence of a batch of pages: every read is issued first, then the disk reads are awaited together.</summary>
-    private unsafe void LookUpBatch(List<PageHash> batch, List<PageHash> missing, List<PageHash> toRefresh)
+    /// <summary>Presence of a batch of pages (at most BatchSize), without reading their bytes.</summary>
+    private void LookUpBatch(List<PageHash> batch, List<PageHash> missing, List<PageHash> toRefresh)
     {
         if (batch.Count == 0)
         {
             return;
         }
-        var found = new bool[batch.Count];
         var refreshBelow = RefreshBelow();
-        var session = _sessions.Rent();
-        try
-        {
-            Span<byte> keyBytes = stackalloc byte[PageHash.Size];
-            for (var i = 0; i < batch.Count; i++)
-            {
-                batch[i].WriteTo(keyBytes);
-                fixed (byte* keyPointer = keyBytes)
-                {
-                    var key = SpanByte.FromPointer(keyPointer, keyBytes.Length);
-                    // No destination: presence only. A pending read keeps its own copy of the key.
-                    var output = new PageReadOutput();
-                    var status = session.Read(ref key, ref output, i);
-                    if (!status.IsPending)
-                    {
-                        found[i] = Note(i, status, output, output.Address);
-                    }
-                }
-            }
-            session.CompletePendingWithOutputs(out var completed, wait: true);
-            using (completed)
-            {
-                while (completed.Next())
-                {
-                    var index = (int)completed.Current.Context;
-                    found[index] = Note(index, completed.Current.Status, completed.Current.Output, completed.Current.RecordMetadata.Address);
-                }
-            }
-        }
-        finally
-        {
-            _sessions.Return(session);
-        }
+        Span<byte> keys = stackalloc byte[BatchSize * PageHash.Size];
+        Span<long> addresses = stackalloc long[BatchSize];
+        Span<int> lengths = stackalloc int[BatchSize];
         for (var i = 0; i < batch.Count; i++)
         {
-            if (!found[i])
+            batch[i].WriteTo(keys[(i * PageHash.Size)..]);
+        }
+        _store.LookUp(keys[..(batch.Count * PageHash.Size)], PageHash.Size, addresses, lengths);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (addresses[i] < 0 || lengths[i] != Pagemap.PageSize)
             {
                 missing.Add(batch[i]);
             }
-        }
-
-        bool Note(int index, Status status, PageReadOutput output, long address)
-        {
-            if (!status.Found || output.Length != Pagemap.PageSize)
+            else if (addresses[i] < refreshBelow)
             {
-                return false;
+                toRefresh.Add(batch[i]);
             }
-            if (address < refreshBelow)
-            {
-                toRefresh.Add(batch[index]);
-            }
-            return true;
         }
     }
 
@@ -259,54 +182,12 @@ public sealed partial class PageStore : IPageSource
         }
     }
 
-    private unsafe void Upsert(PageHash hash, ReadOnlySpan<byte> page)
+    /// <summary>Appends the page at the tail (the store evicts its oldest records if over budget).</summary>
+    private void Upsert(PageHash hash, ReadOnlySpan<byte> page)
     {
-        Span<byte> keyBytes = stackalloc byte[PageHash.Size];
-        hash.WriteTo(keyBytes);
-        var session = _sessions.Rent();
-        try
-        {
-            fixed (byte* keyPointer = keyBytes)
-            fixed (byte* valuePointer = page)
-            {
-                var key = SpanByte.FromPointer(keyPointer, keyBytes.Length);
-                var value = SpanByte.FromPointer(valuePointer, page.Length);
-                session.Upsert(ref key, ref value);
-            }
-        }
-        finally
-        {
-            _sessions.Return(session);
-        }
+        Span<byte> key = stackalloc byte[PageHash.Size];
+        hash.WriteTo(key);
+        _store.Upsert(key, page);
         Interlocked.Increment(ref _puts);
-        EvictIfOverBudget();
-    }
-
-    /// <summary>
-    /// FIFO eviction: once the log exceeds MaxBytes, move its begin address up and let FASTER
-    /// delete the segment files wholly below it; reads of dropped pages are misses. Shrinks to a
-    /// segment below MaxBytes so this runs once per segment, not once per put.
-    /// </summary>
-    private void EvictIfOverBudget()
-    {
-        var log = _store.Log;
-        if (log.TailAddress - log.BeginAddress <= _options.MaxBytes)
-        {
-            return;
-        }
-        lock (_evictionLock)
-        {
-            var begin = log.BeginAddress;
-            var target = log.TailAddress - _options.MaxBytes + (1L << _layout.SegmentSizeBits);
-            // Only what is already on disk: MaxBytes >= 2 x memory keeps this from binding in practice.
-            target = Math.Min(target, log.HeadAddress);
-            if (target <= begin)
-            {
-                return;
-            }
-            log.ShiftBeginAddress(target, truncateLog: true);
-            Interlocked.Increment(ref _evictions);
-            Interlocked.Add(ref _evictedBytes, target - begin);
-        }
     }
 }

@@ -21,10 +21,6 @@ public sealed class PageStoreOptions
         {
             throw new ArgumentException("The page store needs a directory.", nameof(Directory));
         }
-        var memoryBytes = 1L << Internal.PageStoreLayout.For(this).MemorySizeBits;
-        if (MaxBytes < 2 * memoryBytes)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxBytes), MaxBytes, $"MaxBytes must be at least twice the memory used ({memoryBytes} bytes).");
-        }
+        // MaxBytes against the memory actually used is checked by the store, which rounds it.
     }
 }
