@@ -28,19 +28,25 @@ public sealed class HashedLazyPageSource(LazyPageMap map, IPageSource store, ILa
     public async ValueTask<int> ReadAsync(ulong pid, ulong vaddr, int pageCount, Memory<byte> destination, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _requests);
-        var done = 0;
+        // One store read per page (a failed read is the presence check), then one fallback
+        // read per run of pages the store lacks.
+        var lacking = new bool[pageCount];
         var fromStore = 0;
+        for (var i = 0; i < pageCount; i++)
+        {
+            lacking[i] = !TryFromStore(pid, Address(vaddr, i), Page(destination, i));
+            fromStore += lacking[i] ? 0 : 1;
+        }
+        var done = 0;
         while (done < pageCount)
         {
-            if (TryFromStore(pid, Address(vaddr, done), Page(destination, done)))
+            if (!lacking[done])
             {
                 done++;
-                fromStore++;
                 continue;
             }
-            // A run of pages the store lacks, which one fallback read fills.
             var missing = 1;
-            while (done + missing < pageCount && !InStore(pid, Address(vaddr, done + missing), Page(destination, done + missing)))
+            while (done + missing < pageCount && lacking[done + missing])
             {
                 missing++;
             }
@@ -49,6 +55,7 @@ public sealed class HashedLazyPageSource(LazyPageMap map, IPageSource store, ILa
             if (fetched < missing)
             {
                 // The fallback has no more of this range: answer the prefix we have.
+                fromStore = lacking.AsSpan(0, done).Count(false);
                 break;
             }
         }
@@ -93,10 +100,6 @@ public sealed class HashedLazyPageSource(LazyPageMap map, IPageSource store, ILa
 
     private bool TryFromStore(ulong pid, ulong vaddr, Memory<byte> page)
         => map.TryGetHash(pid, vaddr, out var hash) && store.TryGet(hash, page.Span);
-
-    /// <summary>Whether the store holds the page; a plain page source is probed by reading into <paramref name="scratch"/>.</summary>
-    private bool InStore(ulong pid, ulong vaddr, Memory<byte> scratch)
-        => map.TryGetHash(pid, vaddr, out var hash) && (store is PageStore pages ? pages.Contains(hash) : store.TryGet(hash, scratch.Span));
 
     private static ulong Address(ulong vaddr, int page) => vaddr + ((ulong)page * Pagemap.PageSize);
 

@@ -15,7 +15,8 @@ public readonly record struct LazyPageServerStats(
     long PagesServed,
     TimeSpan? FirstRequest,
     TimeSpan? LastReply,
-    TimeSpan? Closed);
+    TimeSpan? Closed,
+    TimeSpan InSource);
 
 /// <summary>
 /// Picojump's page server on the destination host of a hybrid migration: the server that
@@ -58,6 +59,7 @@ public sealed class LazyPageServer : IAsyncDisposable
     private long _firstRequestTicks = -1;
     private long _lastReplyTicks = -1;
     private long _closedTicks = -1;
+    private long _sourceTicks;
 
     public LazyPageServer(ILazyPageSource source, IPEndPoint endpoint, ILogger? logger = null)
     {
@@ -80,13 +82,16 @@ public sealed class LazyPageServer : IAsyncDisposable
         Interlocked.Read(ref _pagesServed),
         Elapsed(ref _firstRequestTicks),
         Elapsed(ref _lastReplyTicks),
-        Elapsed(ref _closedTicks));
+        Elapsed(ref _closedTicks),
+        TimeSpan.FromTicks(Interlocked.Read(ref _sourceTicks)));
 
     public void Start()
     {
         _listener.Start();
         _clock.Restart();
-        _acceptLoop = AcceptAsync(_stop.Token);
+        // Accepting and serving run on threads of their own, so that a busy thread pool (a
+        // daemon's, or a test's blocked on a child process) cannot delay a fault's first page.
+        _acceptLoop = Task.Factory.StartNew(() => Accept(_stop.Token), _stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public async ValueTask DisposeAsync()
@@ -107,14 +112,15 @@ public sealed class LazyPageServer : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private async Task AcceptAsync(CancellationToken cancellationToken)
+    private void Accept(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
             Socket socket;
             try
             {
-                socket = await _listener.AcceptSocketAsync(cancellationToken).ConfigureAwait(false);
+                // Stopping the listener ends a blocked accept.
+                socket = _listener.AcceptSocket();
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
             {
@@ -124,24 +130,33 @@ public sealed class LazyPageServer : IAsyncDisposable
             lock (_connections)
             {
                 _connections.RemoveAll(t => t.IsCompleted);
-                _connections.Add(ServeAsync(socket, cancellationToken));
+                // A session of its own thread: the page source may block (the page store waits for
+                // its disk reads, whose completions need the thread pool), and a pool thread
+                // blocked here would stall the very completions it waits for.
+                _connections.Add(Task.Factory.StartNew(() => Serve(socket, cancellationToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
             }
         }
     }
 
-    private async Task ServeAsync(Socket socket, CancellationToken cancellationToken)
+    private void Serve(Socket socket, CancellationToken cancellationToken)
     {
         var peer = socket.RemoteEndPoint;
+        // Stopping the server closes the socket, which ends a blocked read.
+        using var stopping = cancellationToken.Register(socket.Dispose);
         try
         {
             using (socket)
             {
                 socket.NoDelay = true;
-                await using var stream = new NetworkStream(socket, ownsSocket: false);
-                await ServeAsync(stream, cancellationToken).ConfigureAwait(false);
+                using var stream = new NetworkStream(socket, ownsSocket: false);
+                Serve(stream, cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The server is stopping.
+        }
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested && ex is IOException or SocketException or ObjectDisposedException)
         {
             // The server is stopping.
         }
@@ -152,13 +167,13 @@ public sealed class LazyPageServer : IAsyncDisposable
         }
     }
 
-    private async Task ServeAsync(NetworkStream stream, CancellationToken cancellationToken)
+    private void Serve(NetworkStream stream, CancellationToken cancellationToken)
     {
         var header = new byte[PageServerIov.Size];
         byte[] reply = [];
         while (true)
         {
-            var read = await stream.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            var read = stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
             if (read == 0)
             {
                 return;
@@ -182,14 +197,17 @@ public sealed class LazyPageServer : IAsyncDisposable
                     {
                         reply = new byte[length];
                     }
-                    var pages = await _source.ReadAsync(request.DstId, request.Vaddr, (int)request.PageCount, reply.AsMemory(PageServerIov.Size), cancellationToken).ConfigureAwait(false);
+                    var asked = _clock.Elapsed.Ticks;
+                    var pending = _source.ReadAsync(request.DstId, request.Vaddr, (int)request.PageCount, reply.AsMemory(PageServerIov.Size), cancellationToken);
+                    var pages = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+                    Interlocked.Add(ref _sourceTicks, _clock.Elapsed.Ticks - asked);
                     if (pages <= 0)
                     {
                         // CRIU's own server does the same; the lazy-pages daemon cannot go on without these pages.
                         throw new InvalidDataException($"no page to answer {request}");
                     }
                     PageServerIov.Reply(request.DstId, request.Vaddr, (uint)pages).WriteTo(reply);
-                    await stream.WriteAsync(reply.AsMemory(0, PageServerIov.Size + (pages * Pagemap.PageSize)), cancellationToken).ConfigureAwait(false);
+                    stream.Write(reply, 0, PageServerIov.Size + (pages * Pagemap.PageSize));
                     Interlocked.Add(ref _pagesServed, pages);
                     Interlocked.Exchange(ref _lastReplyTicks, _clock.Elapsed.Ticks);
                     break;
@@ -198,12 +216,12 @@ public sealed class LazyPageServer : IAsyncDisposable
                 case PageServerCommand.ForceClose:
                     var status = new byte[sizeof(int)];
                     BinaryPrimitives.WriteInt32LittleEndian(status, 0);
-                    await stream.WriteAsync(status, cancellationToken).ConfigureAwait(false);
+                    stream.Write(status);
                     Interlocked.CompareExchange(ref _closedTicks, _clock.Elapsed.Ticks, -1);
                     _logger.LogInformation("page-server session closed by its client after {Pages} pages", Interlocked.Read(ref _pagesServed));
                     _completion.TrySetResult();
                     // The client closes its end next (CRIU's server waits for that too, sparing a TIME_WAIT here).
-                    await stream.ReadAtLeastAsync(header, 1, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                    stream.ReadAtLeast(header, 1, throwOnEndOfStream: false);
                     return;
 
                 default:

@@ -1,0 +1,69 @@
+using System.Net;
+using Picojump.Migrator.Images;
+using Picojump.Migrator.LazyPages;
+using Picojump.Migrator.Pages;
+using Xunit.Abstractions;
+
+namespace Picojump.Tests.LazyPages;
+
+/// <summary>
+/// Real lazy restores with CRIU 4.1.1 whose every lazy page comes from <see cref="LazyPageServer"/>:
+/// the job resumes before its memory is back and goes on with the same memory.
+/// </summary>
+public sealed class LazyRestoreTests(ITestOutputHelper output)
+{
+    /// <summary>
+    /// Full dump, lazy pages taken out of the images, then criu restore --lazy-pages with
+    /// criu lazy-pages --page-server asking our server, which serves half of the pages from a
+    /// page store and pulls the rest from the dump's pages (standing in for the source host).
+    /// </summary>
+    [SkippableFact]
+    public async Task AFullDumpRestoresLazilyFromOurServerHalfFromTheStore()
+    {
+        LazyTestJob.RequireCriu();
+        using var job = LazyTestJob.Start();
+        var source = Path.Combine(job.WorkDirectory, "source");
+        var dumpTime = job.DumpFull(source);
+
+        var map = LazyPageMap.FromDump(source);
+        Assert.True(map.PageCount >= LazyTestJob.StateMiB << 8, $"{map.PageCount} lazy pages");
+        var destination = Path.Combine(job.WorkDirectory, "destination");
+        Assert.Equal(map.PageCount, LazyImages.WithoutLazyPages(source, destination));
+
+        // The destination's store already holds every other distinct page.
+        using var store = new PageStore(new PageStoreOptions { Directory = Path.Combine(job.WorkDirectory, "store"), MemoryBytes = 64 << 20, MaxBytes = 512 << 20, CheckpointInterval = TimeSpan.Zero });
+        using var sourcePages = new DumpImagePageSource(source);
+        var seen = new HashSet<PageHash>();
+        var distinct = map.Tasks.SelectMany(pid => map.PagesOf(pid).Select(p => (p.Hash, Pid: pid, p.Vaddr))).Where(p => seen.Add(p.Hash)).ToList();
+        var page = new byte[Pagemap.PageSize];
+        foreach (var (hash, pid, vaddr) in distinct.Where((_, i) => i % 2 == 0))
+        {
+            Assert.Equal(1, await sourcePages.ReadAsync(pid, vaddr, 1, page, default));
+            store.Put(hash, page);
+        }
+
+        var lazySource = new HashedLazyPageSource(map, store, sourcePages);
+        await using var server = new LazyPageServer(lazySource, new IPEndPoint(IPAddress.Loopback, 0));
+        server.Start();
+        using var daemon = job.StartLazyPagesDaemon(destination, server.EndPoint.Port);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var resume = job.RestoreLazy(destination);
+        var pagesAtResume = server.Stats.PagesServed;
+        await server.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+        var allPages = clock.Elapsed;
+        Assert.Equal(0, LazyTestJob.WaitForExit(daemon, destination, "lazy-pages.log"));
+
+        job.AssertContinuesWithTheSameMemory();
+        var counts = lazySource.Counts;
+        var stats = server.Stats;
+        output.WriteLine($"dump {dumpTime.TotalMilliseconds:F0} ms; {map.PageCount} lazy pages ({map.PageCount * Pagemap.PageSize >> 20} MiB), {distinct.Count} distinct");
+        output.WriteLine($"resumed after {resume.TotalMilliseconds:F0} ms ({pagesAtResume} pages served by then); every page in after {allPages.TotalMilliseconds:F0} ms");
+        output.WriteLine($"{stats.Requests} requests, {stats.PagesServed} pages served ({stats.InSource.TotalMilliseconds:F0} ms in the page source): {counts.FromStore} from the store, {counts.Fetched} fetched, {counts.FetchedUnhashed} unhashed");
+        Assert.Equal(stats.PagesServed, counts.Pages);
+        // Every lazy page was asked for once, unless the job unmapped some of it first.
+        Assert.InRange(stats.PagesServed, LazyTestJob.StateMiB << 8, map.PageCount);
+        Assert.True(counts.FromStore > 0 && counts.Fetched > 0 && counts.FetchedUnhashed == 0, counts.ToString());
+        Assert.True(resume < allPages, "the job resumed only once its memory was back");
+    }
+}
