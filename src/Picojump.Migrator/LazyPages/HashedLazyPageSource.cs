@@ -86,7 +86,9 @@ public sealed class HashedLazyPageSource(LazyPageMap map, IPageSource store, ILa
     {
         if (!map.TryGetHash(pid, vaddr, out var expected))
         {
+            // Nothing to check it against; its content hash still names it truly in the store.
             Interlocked.Increment(ref _fetchedUnhashed);
+            keep?.Put(PageHash.Of(page), page);
             return;
         }
         var actual = PageHash.Of(page);

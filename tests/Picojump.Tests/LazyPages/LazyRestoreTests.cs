@@ -66,4 +66,64 @@ public sealed class LazyRestoreTests(ITestOutputHelper output)
         Assert.True(counts.FromStore > 0 && counts.Fetched > 0 && counts.FetchedUnhashed == 0, counts.ToString());
         Assert.True(resume < allPages, "the job resumed only once its memory was back");
     }
+
+    /// <summary>
+    /// CRIU's own post-copy source, criu dump --lazy-pages, keeps the job frozen and serves its
+    /// lazy pages; our server stands in front of it on the destination, asks it (through
+    /// <see cref="CriuPageServerClient"/>) for every page it cannot serve itself, keeps them in the
+    /// page store, and releases the source only once every page is in.
+    /// </summary>
+    [SkippableFact]
+    public async Task OurServerProxiesCriusDumpSidePageServerAndReleasesItAtTheEnd()
+    {
+        LazyTestJob.RequireCriu();
+        using var job = LazyTestJob.Start();
+        var source = Path.Combine(job.WorkDirectory, "source");
+        var sourcePort = FreePort();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var dump = job.DumpLazy(source, sourcePort);
+        var frozenAfter = clock.Elapsed;
+        var destination = Path.Combine(job.WorkDirectory, "destination");
+        Directory.CreateDirectory(destination);
+        foreach (var file in Directory.GetFiles(source, "*.img"))
+        {
+            File.Copy(file, Path.Combine(destination, Path.GetFileName(file)));
+        }
+        var imageBytes = Directory.GetFiles(destination).Sum(f => new FileInfo(f).Length);
+
+        using var store = new PageStore(new PageStoreOptions { Directory = Path.Combine(job.WorkDirectory, "store"), MemoryBytes = 64 << 20, MaxBytes = 512 << 20, CheckpointInterval = TimeSpan.Zero });
+        await using var upstream = await CriuPageServerClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, sourcePort));
+        var lazySource = new HashedLazyPageSource(new LazyPageMap(), store, upstream, keep: store);
+        await using var server = new LazyPageServer(lazySource, new IPEndPoint(IPAddress.Loopback, 0));
+        server.Start();
+        using var daemon = job.StartLazyPagesDaemon(destination, server.EndPoint.Port);
+
+        clock.Restart();
+        var resume = job.RestoreLazy(destination);
+        await server.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+        var allPages = clock.Elapsed;
+        Assert.Equal(0, LazyTestJob.WaitForExit(daemon, destination, "lazy-pages.log"));
+        // Every page is in: the frozen source may go.
+        Assert.Equal(0, await upstream.CloseAsync());
+        Assert.Equal(0, LazyTestJob.WaitForExit(dump, source, "dump.log"));
+
+        job.AssertContinuesWithTheSameMemory();
+        var counts = lazySource.Counts;
+        var stats = server.Stats;
+        output.WriteLine($"criu dump --lazy-pages: frozen and listening after {frozenAfter.TotalMilliseconds:F0} ms, images without lazy pages {imageBytes >> 10} KiB");
+        output.WriteLine($"resumed after {resume.TotalMilliseconds:F0} ms; every page in after {allPages.TotalMilliseconds:F0} ms");
+        output.WriteLine($"{stats.Requests} requests, {stats.PagesServed} pages served ({stats.InSource.TotalMilliseconds:F0} ms in the page source), {upstream.PagesReceived} from the source; {counts}; store {store.Stats}");
+        Assert.Equal(stats.PagesServed, upstream.PagesReceived);
+        Assert.Equal(stats.PagesServed, counts.FetchedUnhashed);
+        Assert.True(stats.PagesServed >= LazyTestJob.StateMiB << 8, $"{stats.PagesServed} pages");
+        Assert.True(imageBytes < 16 << 20, $"{imageBytes} bytes of images: the lazy memory is not in them");
+        Assert.True(resume < allPages);
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
 }
