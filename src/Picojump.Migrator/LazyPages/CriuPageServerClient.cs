@@ -11,8 +11,9 @@ namespace Picojump.Migrator.LazyPages;
 /// <see cref="LazyPageServer"/>). It asks as CRIU's lazy-pages daemon does (PS_IOV_GET, replies
 /// in order) one request at a time, and <see cref="CloseAsync"/> ends the session with
 /// PS_IOV_CLOSE, after which the dump-side criu finishes and the frozen source copy is gone.
-/// CRIU's server serves each lazy page once: its pages leave the dump's page pipes as they
-/// are sent.
+/// CRIU's server copies pages out of its page pipes with tee(), so any page can be asked for
+/// any number of times, and any sub-range of a pagemap entry; a page it does not hold (one
+/// that was never dumped) ends the session.
 /// </summary>
 public sealed class CriuPageServerClient : ILazyPageSource, IAsyncDisposable
 {

@@ -76,6 +76,37 @@ public sealed partial class LazyPageMap
         return map;
     }
 
+    /// <summary>
+    /// The lazy pages of a task that <c>criu dump --lazy-pages</c> has frozen, hashed from its
+    /// memory (<c>/proc/&lt;hostPid&gt;/mem</c>) at the addresses of the PE_LAZY entries of its
+    /// pagemap. The task stays frozen until the dump's page-server session ends, so these
+    /// hashes cannot go stale while its pages are served (no soft-dirty tracking is needed);
+    /// a page fetched from the source is still checked against them.
+    /// </summary>
+    /// <param name="pid">The task's pid in the dump (pagemap-&lt;pid&gt;.img, the GET's dst_id).</param>
+    /// <param name="hostPid">The same task's pid where this code runs.</param>
+    /// <param name="pagemapPath">Its pagemap image, as the lazy dump wrote it.</param>
+    public void AddFrozenTask(ulong pid, int hostPid, string pagemapPath)
+    {
+        var pagemap = Pagemap.Read(pagemapPath);
+        using var memory = File.OpenHandle($"/proc/{hostPid}/mem", FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var chunk = new byte[256 * Pagemap.PageSize];
+        foreach (var region in pagemap.Regions.Where(r => (r.Flags & PagemapFlags.Lazy) != 0))
+        {
+            for (ulong page = 0; page < region.PageCount; page += (ulong)(chunk.Length / Pagemap.PageSize))
+            {
+                var count = (int)Math.Min(region.PageCount - page, (ulong)(chunk.Length / Pagemap.PageSize));
+                var vaddr = region.Vaddr + (page * Pagemap.PageSize);
+                var bytes = chunk.AsSpan(0, count * Pagemap.PageSize);
+                PageHashes.ReadExactly(memory, bytes, checked((long)vaddr), $"/proc/{hostPid}/mem");
+                for (var i = 0; i < count; i++)
+                {
+                    Add(pid, vaddr + ((ulong)i * Pagemap.PageSize), PageHash.Of(bytes.Slice(i * Pagemap.PageSize, Pagemap.PageSize)));
+                }
+            }
+        }
+    }
+
     /// <summary>The pagemap images of the dump's tasks (pagemap-&lt;pid&gt;.img, not pagemap-shmem-*), with their pids.</summary>
     public static IEnumerable<(ulong Pid, string Path)> TaskPagemaps(string dumpDirectory)
     {

@@ -120,6 +120,77 @@ public sealed class LazyRestoreTests(ITestOutputHelper output)
         Assert.True(resume < allPages);
     }
 
+    /// <summary>
+    /// Hybrid as the architecture has it: criu dump --lazy-pages freezes the job; the source
+    /// hashes its lazy pages from the frozen memory; the destination serves every page its
+    /// store holds and asks the source's criu page server only for the rest, each checked
+    /// against its hash.
+    /// </summary>
+    [SkippableFact]
+    public async Task WithTheFrozenJobsHashesOnlyThePagesTheStoreLacksComeFromTheSource()
+    {
+        LazyTestJob.RequireCriu();
+        using var job = LazyTestJob.Start();
+        var source = Path.Combine(job.WorkDirectory, "source");
+        var sourcePort = FreePort();
+        using var dump = job.DumpLazy(source, sourcePort);
+
+        // On the source, while the job is frozen: the hash of every lazy page (16 bytes a page).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var map = new LazyPageMap();
+        map.AddFrozenTask(1, job.Pid, Path.Combine(source, "pagemap-1.img"));
+        var hashing = clock.Elapsed;
+        Assert.True(map.PageCount >= LazyTestJob.StateMiB << 8, $"{map.PageCount} lazy pages");
+
+        // The destination's store holds every other distinct page (as after an earlier visit of the job).
+        using var store = new PageStore(new PageStoreOptions { Directory = Path.Combine(job.WorkDirectory, "store"), MemoryBytes = 64 << 20, MaxBytes = 512 << 20, CheckpointInterval = TimeSpan.Zero });
+        var seen = new HashSet<PageHash>();
+        var distinct = map.PagesOf(1).Where(p => seen.Add(p.Hash)).ToList();
+        using (var memory = File.OpenHandle($"/proc/{job.Pid}/mem"))
+        {
+            var page = new byte[Pagemap.PageSize];
+            foreach (var (vaddr, hash) in distinct.Where((_, i) => i % 2 == 0))
+            {
+                Assert.Equal(Pagemap.PageSize, RandomAccess.Read(memory, page, (long)vaddr));
+                store.Put(hash, page);
+            }
+        }
+
+        var destination = Path.Combine(job.WorkDirectory, "destination");
+        Directory.CreateDirectory(destination);
+        foreach (var file in Directory.GetFiles(source, "*.img"))
+        {
+            File.Copy(file, Path.Combine(destination, Path.GetFileName(file)));
+        }
+        await using var upstream = await CriuPageServerClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, sourcePort));
+        var lazySource = new HashedLazyPageSource(map, store, upstream, keep: store);
+        await using var server = new LazyPageServer(lazySource, new IPEndPoint(IPAddress.Loopback, 0));
+        server.Start();
+        using var daemon = job.StartLazyPagesDaemon(destination, server.EndPoint.Port);
+
+        clock.Restart();
+        var resume = job.RestoreLazy(destination);
+        await server.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+        var allPages = clock.Elapsed;
+        Assert.Equal(0, LazyTestJob.WaitForExit(daemon, destination, "lazy-pages.log"));
+        Assert.Equal(0, await upstream.CloseAsync());
+        Assert.Equal(0, LazyTestJob.WaitForExit(dump, source, "dump.log"));
+
+        job.AssertContinuesWithTheSameMemory();
+        var counts = lazySource.Counts;
+        var stats = server.Stats;
+        output.WriteLine($"hashed {map.PageCount} lazy pages of the frozen job in {hashing.TotalMilliseconds:F0} ms");
+        output.WriteLine($"resumed after {resume.TotalMilliseconds:F0} ms; every page in after {allPages.TotalMilliseconds:F0} ms");
+        output.WriteLine($"{stats.Requests} requests, {stats.PagesServed} pages served ({stats.InSource.TotalMilliseconds:F0} ms in the page source); {counts}; {upstream.PagesReceived} pages from the source");
+        Assert.Equal(stats.PagesServed, counts.Pages);
+        Assert.Equal(upstream.PagesReceived, counts.Fetched);
+        Assert.Equal(0, counts.FetchedUnhashed);
+        Assert.InRange(stats.PagesServed, LazyTestJob.StateMiB << 8, map.PageCount);
+        // About half the distinct pages were in the store.
+        Assert.InRange(counts.FromStore, stats.PagesServed * 2 / 5, stats.PagesServed * 3 / 5);
+        Assert.True(resume < allPages);
+    }
+
     private static int FreePort()
     {
         using var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
