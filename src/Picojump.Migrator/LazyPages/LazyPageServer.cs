@@ -72,7 +72,7 @@ public sealed class LazyPageServer : IAsyncDisposable
     /// <summary>Where the server listens; with port 0 asked, the port the system chose.</summary>
     public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndpoint;
 
-    /// <summary>Finishes when a client closed its session with PS_IOV_CLOSE, faults if a session broke.</summary>
+    /// <summary>Finishes when a client closed its session with PS_IOV_CLOSE; faults if a session broke first (including a client that left without PS_IOV_CLOSE).</summary>
     public Task Completion => _completion.Task;
 
     /// <summary>Counts and times, measured from the moment the server started.</summary>
@@ -160,8 +160,10 @@ public sealed class LazyPageServer : IAsyncDisposable
         {
             // The server is stopping.
         }
-        catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException)
+        catch (Exception ex)
         {
+            // Whatever broke the session (the network, a page source that failed or refused a
+            // page), the job's memory is not all in: say so to whoever waits for Completion.
             _logger.LogError(ex, "page-server session with {Peer} failed", peer);
             _completion.TrySetException(ex);
         }
@@ -176,7 +178,8 @@ public sealed class LazyPageServer : IAsyncDisposable
             var read = stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
             if (read == 0)
             {
-                return;
+                // The lazy-pages daemon died or gave up: the job's memory is not all in.
+                throw new IOException("the client closed the connection without PS_IOV_CLOSE");
             }
             if (read < header.Length)
             {

@@ -65,6 +65,17 @@ public sealed class PageServerProtocolTests
     }
 
     [Fact]
+    public async Task AClientLeavingWithoutCloseFaultsTheCompletion()
+    {
+        await using var server = new LazyPageServer(new PatternSource(pid: 1, from: 0, pages: 1), new IPEndPoint(IPAddress.Loopback, 0));
+        server.Start();
+        var client = await CriuPageServerClient.ConnectAsync(server.EndPoint);
+        await client.DisposeAsync();
+
+        await Assert.ThrowsAsync<IOException>(() => server.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public async Task TheHashedSourceServesFromTheStoreAndFetchesOnlyTheRestCheckingEachPage()
     {
         var source = new PatternSource(pid: 1, from: 0x40000, pages: 32);
