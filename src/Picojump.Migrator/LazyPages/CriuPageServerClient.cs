@@ -1,0 +1,109 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using Picojump.Migrator.Images;
+
+namespace Picojump.Migrator.LazyPages;
+
+/// <summary>
+/// A client of a CRIU 4.1 page server that serves pages: the one <c>criu dump --lazy-pages
+/// --address A --port P</c> runs on the source, serving the frozen job's lazy memory (or a
+/// <see cref="LazyPageServer"/>). It asks as CRIU's lazy-pages daemon does (PS_IOV_GET, replies
+/// in order) one request at a time, and <see cref="CloseAsync"/> ends the session with
+/// PS_IOV_CLOSE, after which the dump-side criu finishes and the frozen source copy is gone.
+/// CRIU's server copies pages out of its page pipes with tee(), so any page can be asked for
+/// any number of times, and any sub-range of a pagemap entry; a page it does not hold (one
+/// that was never dumped) ends the session.
+/// </summary>
+public sealed class CriuPageServerClient : ILazyPageSource, IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly byte[] _header = new byte[PageServerIov.Size];
+    private bool _closed;
+
+    private CriuPageServerClient(Socket socket)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+    }
+
+    public static async Task<CriuPageServerClient> ConnectAsync(IPEndPoint endpoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
+            return new CriuPageServerClient(socket);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Pages the server sent, over the client's life.</summary>
+    public long PagesReceived { get; private set; }
+
+    public async ValueTask<int> ReadAsync(ulong pid, ulong vaddr, int pageCount, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pageCount);
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            PageServerIov.Get(pid, vaddr, (uint)pageCount).WriteTo(_header);
+            await _stream.WriteAsync(_header, cancellationToken).ConfigureAwait(false);
+            var read = await _stream.ReadAtLeastAsync(_header, _header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            if (read < _header.Length)
+            {
+                // CRIU's server closes the connection when it holds none of the pages asked for.
+                throw new IOException($"the page server closed the connection instead of answering {pageCount} pages at {vaddr:x} of task {pid}");
+            }
+            var reply = PageServerIov.ReadFrom(_header);
+            if (reply.Command != PageServerCommand.AddWithFlags || reply.Vaddr != vaddr || reply.DstId != pid || reply.PageCount > pageCount)
+            {
+                throw new InvalidDataException($"the page server answered {reply} to a request for {pageCount} pages at {vaddr:x} of task {pid}");
+            }
+            var pages = (int)reply.PageCount;
+            await _stream.ReadExactlyAsync(destination[..(pages * Pagemap.PageSize)], cancellationToken).ConfigureAwait(false);
+            PagesReceived += pages;
+            return pages;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>Ends the session as lazy-pages does: PS_IOV_CLOSE, the server's int32 status (0), then the connection's end.</summary>
+    public async Task<int> CloseAsync(CancellationToken cancellationToken = default)
+    {
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            _closed = true;
+            new PageServerIov(PageServerIov.Encode(PageServerCommand.Close), 0, 0, 0).WriteTo(_header);
+            await _stream.WriteAsync(_header, cancellationToken).ConfigureAwait(false);
+            var status = new byte[sizeof(int)];
+            await _stream.ReadExactlyAsync(status, cancellationToken).ConfigureAwait(false);
+            _socket.Shutdown(SocketShutdown.Both);
+            return BinaryPrimitives.ReadInt32LittleEndian(status);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _closed = true;
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        _lock.Dispose();
+    }
+}
