@@ -102,18 +102,24 @@ public static class LocalityPolicy
                 $"{Percent(locality.RemoteShare)} of bytes are remote, but no reachable host with the policy on to move to", reset);
 
         var best = candidates[0];
-        var bestShare = Percent(locality.ShareOf(best.Host));
         if (!best.Qualifies)
+        {
+            // Explain the host the data is on, if it could be a target: that is the one a reader wonders about.
+            var subject = candidates.FirstOrDefault(c => string.Equals(c.Host, locality.RecommendedHost, StringComparison.Ordinal)) ?? best;
             return Stay(DecisionRule.NotWorthIt,
-                $"best host {best.Host} ({bestShare} of bytes) would gain {Seconds(best.Gain)} per {window}, " +
-                $"not more than {Margin(options, best)}", reset);
+                $"{subject.Host} ({Percent(locality.ShareOf(subject.Host))} of bytes) would gain {Seconds(subject.Gain)} per {window}, " +
+                $"not more than {Margin(options, subject)}", reset);
+        }
+
+        var bestShare = Percent(locality.ShareOf(best.Host));
 
         var streak = string.Equals(state.StreakHost, best.Host, StringComparison.Ordinal) ? state.Streak + 1 : 1;
         var counting = state with { StreakHost = best.Host, Streak = streak };
-        if (streak < options.Hysteresis)
+        var needed = best.IsReturn ? options.ReturnHysteresis : options.Hysteresis;
+        if (streak < needed)
             return Stay(DecisionRule.Confirming,
                 $"{best.Host} ({bestShare} of bytes) beats {current}, gain {Seconds(best.Gain)} > {Margin(options, best)}; " +
-                $"{streak} of {options.Hysteresis} evaluations", counting);
+                $"{streak} of {needed} evaluations", counting);
 
         var bestBytes = locality.Hosts.First(h => string.Equals(h.Host, best.Host, StringComparison.Ordinal)).Bytes;
         return Move(DecisionRule.Move, best.Host,

@@ -58,6 +58,15 @@ public sealed record PolicyOptions
     /// </summary>
     public double ReturnMarginFactor { get; init; } = 2.0;
 
+    /// <summary>
+    /// How many consecutive evaluations a return within <see cref="ReturnCooldown"/> must clear
+    /// its margin. 4, twice <see cref="Hysteresis"/>: with costs small next to the gain, the
+    /// larger margin alone rarely stops a return; a longer confirmation does, when the phases
+    /// alternate faster than the window can follow (the move would land as the phase ends),
+    /// while a job that really came back for a while still returns.
+    /// </summary>
+    public int ReturnHysteresis { get; init; } = 4;
+
     /// <summary>How many decisions are kept per job for status. 32: several minutes at one evaluation every few seconds.</summary>
     public int HistoryLength { get; init; } = 32;
 
@@ -80,6 +89,8 @@ public sealed record PolicyOptions
             throw new ArgumentOutOfRangeException(nameof(MarginAbsolute), MarginAbsolute, "The absolute margin must not be negative.");
         if (Hysteresis < 1)
             throw new ArgumentOutOfRangeException(nameof(Hysteresis), Hysteresis, "Hysteresis must be at least one evaluation.");
+        if (ReturnHysteresis < Hysteresis)
+            throw new ArgumentOutOfRangeException(nameof(ReturnHysteresis), ReturnHysteresis, "A return needs at least as many evaluations as any move.");
         if (Cooldown < TimeSpan.Zero || ReturnCooldown < TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(Cooldown), "Cooldowns must not be negative.");
         if (double.IsNaN(ReturnMarginFactor) || ReturnMarginFactor < 1)

@@ -14,7 +14,7 @@ internal static class PolicyText
     {
         double value = bytes;
         var unit = 0;
-        while (Math.Abs(value) >= 1024 && unit < Units.Length - 1)
+        while (Math.Abs(value) >= 1023.95 && unit < Units.Length - 1) // 1023.96 MiB reads 1.0 GiB, not 1024.0 MiB
         {
             value /= 1024;
             unit++;
@@ -31,8 +31,9 @@ internal static class PolicyText
         {
             0 => "0",
             < 0.1 => "0.00",
-            < 10 => "0.0",
-            _ => "0",
+            >= 100 => "0",
+            _ when s == Math.Round(s) => "0", // a setting such as 30 s or 1 s reads as written
+            _ => "0.0",
         };
         return s.ToString(format, CultureInfo.InvariantCulture) + " s";
     }
