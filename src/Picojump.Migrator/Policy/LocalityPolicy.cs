@@ -48,6 +48,11 @@ public sealed record JobPolicyState
 /// the bandwidth to H, plus the expected freeze. The next window is assumed to behave like
 /// the last; a window not yet full (a young job) underestimates the gain, which errs towards
 /// staying. Shares are of bytes: a job doing only metadata operations never moves.
+/// The rules, in order: policy off (host, then job); pin (stay on it, or move to it once the
+/// cooldown allows, with no margin or hysteresis); cooldown; no bytes; remote share at or below
+/// the threshold; no candidate; no candidate clearing its margin; fewer consecutive wins than
+/// the hysteresis (the return hysteresis for the host left less than the return cooldown ago);
+/// otherwise move to the best candidate.
 /// </remarks>
 public static class LocalityPolicy
 {

@@ -5,7 +5,10 @@ namespace Picojump.Migrator.Policy;
 /// last migration) and its last <see cref="PolicyOptions.HistoryLength"/> decisions. A caller
 /// feeds it observations and acts on the decisions; it migrates nothing itself. After acting
 /// on a move, or when a job arrives from another host, the caller reports the migration with
-/// <see cref="RecordMigration"/> to the engine that will evaluate the job next. Thread-safe.
+/// <see cref="RecordMigration"/> to the engine that will evaluate the job next (or carries the
+/// state over with <see cref="StateOf"/> and <see cref="Restore"/>). Until then a move keeps
+/// being recommended: the caller must not start a second migration of a job already moving.
+/// Thread-safe.
 /// </summary>
 public sealed class PolicyEngine
 {
