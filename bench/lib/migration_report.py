@@ -133,7 +133,8 @@ def main():
         for row, label in ROWS:
             r = data[row, m]
             if not r.ok:
-                n = note(f"{label}, {m} MiB: {r.error}")
+                stood = r.tick_downtime()
+                n = note(f"{label}, {m} MiB: {r.error}" + (f" (the job stood still for {secs(stood)} meanwhile)" if stood else ""))
                 w(f"| {label} | failed [{n}] | | | | | | | |")
                 continue
             image = r.get("image_bytes") or plain.get("image_bytes")
@@ -172,7 +173,9 @@ def main():
         return (t, "job's view") if t is not None else (r.get("downtime"), "tool's figure")
 
     def why(label, r):
-        return f"{label} failed [{note(f'{dict(ROWS)[r.row]}, {r.mib} MiB: {r.error}')}]"
+        stood = r.tick_downtime()
+        extra = f" (the job stood still for {secs(stood)} meanwhile)" if stood else ""
+        return f"{label} failed [{note(f'{dict(ROWS)[r.row]}, {r.mib} MiB: {r.error}{extra}')}]"
 
     rows = []
     for m in sizes:
