@@ -32,7 +32,7 @@ public sealed partial class MigrationCoordinator
 
         public required HybridSourcePages Upstream { get; init; }
 
-        public required HashedLazyPageSource Pages { get; init; }
+        public required HybridLazyPages Pages { get; init; }
 
         public required LazyPageServer Server { get; init; }
 
@@ -110,7 +110,7 @@ public sealed partial class MigrationCoordinator
             try
             {
                 var hashes = await ReceiveHybridAsync(stream, directory, cancel);
-                var map = BuildLazyMap(directory, hashes);
+                var lazyPages = LazyPageMap.TaskPagemaps(directory).Sum(t => Pagemap.Read(t.Path).Regions.Where(r => (r.Flags & PagemapFlags.Lazy) != 0).Sum(r => (long)r.PageCount));
                 var received = clock.Elapsed;
 
                 // The source's page proxy, at the address this host knows the source by.
@@ -118,7 +118,7 @@ public sealed partial class MigrationCoordinator
                 var writer = new HybridPageWriter(_store);
                 var upstream = new HybridSourcePages(new IPEndPoint(sourceAddress, announced.Port), header.Token.ToByteArray(), _options.LazySourcePatience,
                     _options.PeerTimeout, _options.MinimumBytesPerSecond, reason => HybridLost(id, reason), _logger);
-                var pages = new HashedLazyPageSource(map, _store, new StoringPageSource(upstream, writer));
+                var pages = new HybridLazyPages(_store, new StoringPageSource(upstream, writer), TimeSpan.FromSeconds(1));
                 var server = new LazyPageServer(pages, new IPEndPoint(IPAddress.Loopback, 0), _logger);
                 session = new HybridIncoming
                 {
@@ -147,7 +147,7 @@ public sealed partial class MigrationCoordinator
                 (session.Pid, session.PidStartTicks, session.PidNamespace) = (pid, start.Value, ns.Value);
                 _records.Save(record with { Phase = MigrationPhase.Prepared, Pid = pid, PidStartTicks = start.Value, PidNamespace = ns.Value });
                 _logger.LogInformation("Migration {Id} (hybrid): job {Job} from {From} restored (stopped, {Pages} lazy pages away) as pid {Pid}; received in {Receive} ms, restored in {Restore} ms",
-                    id, job.Id, header.SourceHost, map.PageCount, pid, (long)received.TotalMilliseconds, (long)(restored - restoring).TotalMilliseconds);
+                    id, job.Id, header.SourceHost, lazyPages, pid, (long)received.TotalMilliseconds, (long)(restored - restoring).TotalMilliseconds);
                 return new PrepareReply { Pid = pid, RebuildMicros = Micros(received), RestoreMicros = Micros(restored - restoring) };
             }
             catch (Exception ex) when (ex is MigrationException or CriuException or IOException or InvalidDataException or FormatException)
@@ -170,6 +170,21 @@ public sealed partial class MigrationCoordinator
             _active.TryRemove(id, out _);
             Gate(id).Release();
         }
+    }
+
+    /// <summary>S -> D: the hashes of the frozen job's lazy pages, once S has read them.</summary>
+    public async Task<HybridHashesReply> HybridHashesAsync(IAsyncStreamReader<HybridChunk> stream, CancellationToken cancel)
+    {
+        if (!await stream.MoveNext(cancel) || stream.Current.Header is not { } header)
+            throw new MigrationException("the hashes must begin with their header", StatusCode.InvalidArgument);
+        if (!_hybridIncoming.TryGetValue(header.MigrationId, out var session))
+            throw new MigrationException($"no hybrid migration {header.MigrationId} streams its pages here");
+        var hashes = await ReceiveHybridAsync(stream, session.Directory, cancel);
+        var clock = Stopwatch.StartNew();
+        var map = BuildLazyMap(session.Directory, hashes);
+        session.Pages.SetMap(map);
+        _logger.LogInformation("Migration {Id} (hybrid): the hashes of {Pages} lazy pages are in ({Ms} ms to map them)", session.Id, map.PageCount, (long)clock.Elapsed.TotalMilliseconds);
+        return new HybridHashesReply { Pages = map.PageCount };
     }
 
     private static async Task<Dictionary<string, List<PageHash>>> ReceiveHybridAsync(IAsyncStreamReader<HybridChunk> stream, string directory, CancellationToken cancel)
@@ -293,8 +308,8 @@ public sealed partial class MigrationCoordinator
             };
             _jobs.UpdateLastMigration(session.JobId, m => m with { ResidentMicros = Micros(resident) });
             _logger.LogInformation(
-                "Migration {Id} (hybrid): every page of job {Job} resident {Resident} ms after the resume: {Store} from the store, {Fetched} fetched from {Source} ({Retries} asked again)",
-                session.Id, session.JobId, (long)resident.TotalMilliseconds, counts.FromStore, counts.Fetched + counts.FetchedUnhashed, session.Source, session.Upstream.Retries);
+                "Migration {Id} (hybrid): every page of job {Job} resident {Resident} ms after the resume: {Store} from the store, {Fetched} fetched from {Source} ({Retries} asked again); {Stats}",
+                session.Id, session.JobId, (long)resident.TotalMilliseconds, counts.FromStore, counts.Fetched + counts.FetchedUnhashed, session.Source, session.Upstream.Retries, session.Server.Stats);
         }
         catch (Exception ex)
         {

@@ -42,6 +42,9 @@ public sealed partial class MigrationCoordinator
 
         public TaskCompletionSource<ReleaseRequest> Released { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>Reading the frozen job's lazy pages for their hashes.</summary>
+        public Task<LazyPageMap>? Hashing { get; set; }
+
         public int Ending;
     }
 
@@ -82,17 +85,21 @@ public sealed partial class MigrationCoordinator
             _hybridSources[record.Id] = session;
             proxy.Start();
 
-            // While the job is frozen: the hash of each lazy page, 16 bytes a page.
-            var map = HashFrozenJob(job, directory);
-            hashed = freeze.Elapsed;
-            reply.PagesTotal = map.PageCount;
-            reply.ImageBytes = map.PageCount * Pagemap.PageSize;
+            // While the job is frozen: the hash of each lazy page, 16 bytes a page, read while D restores (not part of the downtime).
+            session.Hashing = Task.Run(() =>
+            {
+                var clock = Stopwatch.StartNew();
+                var map = HashFrozenJob(job, directory);
+                _logger.LogInformation("Migration {Id} (hybrid): hashed {Pages} lazy pages in {Ms} ms", record.Id, map.PageCount, (long)clock.Elapsed.TotalMilliseconds);
+                return map;
+            }, CancellationToken.None);
             record = _records.Save(record with { Phase = MigrationPhase.Transferring });
 
-            (var prepare, bytes) = await HybridPrepareCallAsync(client, record, job, map, proxy, cancel);
+            (var prepare, bytes) = await HybridPrepareCallAsync(client, record, job, proxy, cancel);
+            hashed = freeze.Elapsed;
             _logger.LogInformation(
-                "Migration {Id} (hybrid): dumped in {Dump} ms, hashed {Pages} lazy pages in {Hash} ms, {To} restored in {Restore} ms; {Bytes} bytes sent",
-                record.Id, (long)dumped.TotalMilliseconds, map.PageCount, (long)(hashed - dumped).TotalMilliseconds, record.Peer, prepare.RestoreMicros / 1000, bytes);
+                "Migration {Id} (hybrid): dumped in {Dump} ms, images sent and {To} restored in {Prepare} ms (restore {Restore} ms); {Bytes} bytes sent",
+                record.Id, (long)dumped.TotalMilliseconds, record.Peer, (long)(hashed - dumped).TotalMilliseconds, prepare.RestoreMicros / 1000, bytes);
         }
         catch (Exception ex) when (ex is RpcException or IOException or InvalidDataException or OperationCanceledException or UnauthorizedAccessException)
         {
@@ -122,6 +129,7 @@ public sealed partial class MigrationCoordinator
         reply.JobHost = record.Peer;
         reply.FreezeMicros = entry.FreezeMicros;
         _ = WatchHybridSourceAsync(session);
+        var hashes = SendHashesAsync(client, record, session);
 
         var commit = await CommitUntilAnsweredAsync(client, record, CommitPatience, cancel);
         if (commit.Reply is { } committed)
@@ -134,6 +142,13 @@ public sealed partial class MigrationCoordinator
             reply.Error = commit.Error!;
             if (commit.Error!.EndsWith("lost", StringComparison.Ordinal))
                 await EndHybridSourceAsync(session, "the destination could not resume the job");
+        }
+
+        if (await hashes is { } map)
+        {
+            reply.PagesTotal = map.PageCount;
+            reply.ImageBytes = map.PageCount * Pagemap.PageSize;
+            bytes += map.PageCount * PageHash.Size;
         }
 
         // Until every page is resident at the destination the frozen copy here is the authority: wait for its release.
@@ -163,6 +178,51 @@ public sealed partial class MigrationCoordinator
             "Migration {Id} (hybrid): job {Job} moved to {To}; freeze {Freeze} ms, every page resident after {Resident} ms, total {Total} ms, {Bytes} bytes, {Store} pages from its store, {Fetched} fetched",
             record.Id, job.Id, record.Peer, reply.FreezeMicros / 1000, reply.ResidentMicros / 1000, reply.TotalMicros / 1000, reply.Bytes, reply.PagesFromStore, reply.PagesFetched);
         return reply;
+    }
+
+    /// <summary>The lazy pages' hashes to D once read from the frozen job (D fetches pages unchecked until then); null if they could not be.</summary>
+    private async Task<LazyPageMap?> SendHashesAsync(MigrationGrpc.MigrationClient client, MigrationRecord record, HybridSource session)
+    {
+        LazyPageMap map;
+        try
+        {
+            map = await session.Hashing!;
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("Migration {Id} (hybrid): the frozen job's pages could not be hashed ({Error}); {To} fetches them unchecked", record.Id, ex.Message, record.Peer);
+            return null;
+        }
+        try
+        {
+            using var call = client.HybridHashes(deadline: BulkDeadline(map.PageCount * PageHash.Size) + _options.PeerTimeout);
+            await call.RequestStream.WriteAsync(new HybridChunk { Header = new HybridHeader { MigrationId = record.Id } });
+            var buffer = new byte[ChunkBytes];
+            foreach (var pid in map.Tasks.Order())
+            {
+                var pagemap = $"pagemap-{pid.ToString(CultureInfo.InvariantCulture)}.img";
+                var filled = 0;
+                foreach (var page in map.PagesOf(pid))
+                {
+                    page.Hash.WriteTo(buffer.AsSpan(filled, PageHash.Size));
+                    filled += PageHash.Size;
+                    if (filled == ChunkBytes)
+                    {
+                        await call.RequestStream.WriteAsync(new HybridChunk { Pagemap = pagemap, Hashes = ByteString.CopyFrom(buffer, 0, filled) });
+                        filled = 0;
+                    }
+                }
+                if (filled > 0)
+                    await call.RequestStream.WriteAsync(new HybridChunk { Pagemap = pagemap, Hashes = ByteString.CopyFrom(buffer, 0, filled) });
+            }
+            await call.RequestStream.CompleteAsync();
+            await call.ResponseAsync;
+        }
+        catch (RpcException ex)
+        {
+            _logger.LogWarning("Migration {Id} (hybrid): {To} did not take the page hashes ({Error}); it fetches pages unchecked", record.Id, record.Peer, ex.Status.Detail);
+        }
+        return map;
     }
 
     /// <summary>Test hook <see cref="FaultInjection.SlowPageStream"/>: every reply of the proxy waits 50 ms, so that a test can act during the page stream.</summary>
@@ -213,14 +273,13 @@ public sealed partial class MigrationCoordinator
         return null;
     }
 
-    /// <summary>One call: the header, every image file of the lazy dump, each task's lazy-page hashes; D answers once it holds the job restored and stopped.</summary>
+    /// <summary>One call: the header and every image file of the lazy dump; D answers once it holds the job restored and stopped.</summary>
     private async Task<(PrepareReply Reply, long Bytes)> HybridPrepareCallAsync(
-        MigrationGrpc.MigrationClient client, MigrationRecord record, JobRecord job, LazyPageMap map, HybridPageProxy proxy, CancellationToken cancel)
+        MigrationGrpc.MigrationClient client, MigrationRecord record, JobRecord job, HybridPageProxy proxy, CancellationToken cancel)
     {
         var files = Directory.EnumerateFiles(record.Directory, "*.img").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
         var fileBytes = files.Sum(f => new FileInfo(Path.Combine(record.Directory, f)).Length);
-        var hashBytes = map.PageCount * PageHash.Size;
-        using var call = client.HybridPrepare(deadline: BulkDeadline(fileBytes + hashBytes) + (2 * _options.PeerTimeout), cancellationToken: cancel);
+        using var call = client.HybridPrepare(deadline: BulkDeadline(fileBytes) + (2 * _options.PeerTimeout), cancellationToken: cancel);
         var header = new HybridHeader
         {
             MigrationId = record.Id,
@@ -247,28 +306,6 @@ public sealed partial class MigrationCoordinator
                 offset += count;
             }
             while (offset < length);
-        }
-        foreach (var pid in map.Tasks.Order())
-        {
-            var pagemap = $"pagemap-{pid.ToString(CultureInfo.InvariantCulture)}.img";
-            var chunk = new List<byte>();
-            var filled = 0;
-            foreach (var page in map.PagesOf(pid))
-            {
-                page.Hash.WriteTo(buffer.AsSpan(filled, PageHash.Size));
-                filled += PageHash.Size;
-                if (filled == ChunkBytes)
-                {
-                    await call.RequestStream.WriteAsync(new HybridChunk { Pagemap = pagemap, Hashes = ByteString.CopyFrom(buffer, 0, filled) }, cancel);
-                    bytes += filled;
-                    filled = 0;
-                }
-            }
-            if (filled > 0)
-            {
-                await call.RequestStream.WriteAsync(new HybridChunk { Pagemap = pagemap, Hashes = ByteString.CopyFrom(buffer, 0, filled) }, cancel);
-                bytes += filled;
-            }
         }
         await call.RequestStream.CompleteAsync();
         return (await call.ResponseAsync, bytes);

@@ -26,6 +26,9 @@ public sealed class MigrationPeerService(MigrationCoordinator coordinator) : Mig
     public override Task<PrepareReply> HybridPrepare(IAsyncStreamReader<HybridChunk> requestStream, ServerCallContext context)
         => Guard(() => coordinator.HybridPrepareAsync(requestStream, context.CancellationToken));
 
+    public override Task<HybridHashesReply> HybridHashes(IAsyncStreamReader<HybridChunk> requestStream, ServerCallContext context)
+        => Guard(() => coordinator.HybridHashesAsync(requestStream, context.CancellationToken));
+
     public override Task<ReleaseReply> Release(ReleaseRequest request, ServerCallContext context)
         => Guard(() => coordinator.ReleaseAsync(request, context.CancellationToken));
 
