@@ -19,8 +19,8 @@ namespace Picojump.Migrator.Migration;
 /// connect again: nothing reaches CRIU, whose session stays in step (one request, one reply);</item>
 /// <item>the source decides how the session ends: <see cref="ReleaseAsync"/> sends PS_IOV_CLOSE,
 /// after which the dump finishes and CRIU kills the frozen job (its memory is all at the
-/// destination); <see cref="Abort"/> resets the connection, which fails the dump, and CRIU then
-/// resumes the job here with its memory untouched (it never left the process).</item>
+/// destination). To abort, the caller kills criu dump (its ptrace hold ends and the job goes on
+/// here with its memory untouched: it never left the process), then <see cref="Abort"/>.</item>
 /// </list>
 /// Until the commit the CRIU connection is abortive (SO_LINGER 0), so that a crash of this
 /// daemon also resets it and the job resumes here; after the commit a crash ends it cleanly and
@@ -118,7 +118,7 @@ internal sealed class HybridPageProxy : IAsyncDisposable
         return await _criu.CloseAsync(cancel);
     }
 
-    /// <summary>No commit: resets CRIU's session, so the dump fails and CRIU resumes the job here with its memory intact.</summary>
+    /// <summary>No commit: drops CRIU's session (after the caller killed criu dump; a reset alone would also make CRIU resume the job, but see the remarks on FIN).</summary>
     public async Task Abort()
     {
         StopServing();

@@ -321,6 +321,10 @@ public sealed partial class MigrationCoordinator
         if (session != null)
         {
             _hybridSources.TryRemove(session.Id, out _);
+            // Killing criu dump --lazy-pages ends its ptrace hold: the job goes on from where it was frozen,
+            // its memory untouched. (Closing its session would do the same with a reset, but a socket
+            // closed by .NET may end with a FIN, which CRIU takes for a finished session: it would kill the job.)
+            HybridCriu.Kill(session.Dump);
             await session.Proxy.Abort();
             var exit = await HybridCriu.WaitAsync(session.Dump, TimeSpan.FromSeconds(30));
             _logger.LogInformation("Migration {Id}: criu dump --lazy-pages ended with {Exit} after the reset", record.Id, exit?.ToString(CultureInfo.InvariantCulture) ?? "a kill");

@@ -109,7 +109,7 @@ public sealed class HybridTests(DevClusterFixture fixture, ITestOutputHelper out
     {
         _cluster.EnsureUp();
         var (dir, id, stdout, seed) = StartStateJob("h1", "hcut", 64);
-        var h2Migrations = Path.Combine(fixture.HostDirectory("h2"), "state", "migrations");
+        var h1Migrations = Path.Combine(fixture.HostDirectory("h1"), "state", "migrations");
         _cluster.Fault("h1", "slow-page-stream");
         (int ExitCode, string Output, string Error) result;
         try
@@ -119,8 +119,9 @@ public sealed class HybridTests(DevClusterFixture fixture, ITestOutputHelper out
                 var r = _cluster.Pjctl.Run(["--host", "h1", "migrate", id, "h2", "--mode", "hybrid", "--json"]);
                 return (r.ExitCode, r.Output, r.Error);
             });
-            var committed = UnionCluster.PollUntil(TimeSpan.FromSeconds(60), () => Directory.Exists(h2Migrations)
-                && Directory.EnumerateFiles(h2Migrations, "*.json").Any(f => IsCommittedHybrid(f)), TimeSpan.FromMilliseconds(20));
+            // The source recorded the destination's answer to the commit: the job runs there, its pages streaming in.
+            var committed = UnionCluster.PollUntil(TimeSpan.FromSeconds(60), () => Directory.Exists(h1Migrations)
+                && Directory.EnumerateFiles(h1Migrations, "*.json").Any(f => IsCommittedHybrid(f)), TimeSpan.FromMilliseconds(20));
             Assert.True(committed != null, "the migration never committed");
             _cluster.Pjctl.Check("devcluster", "cut", "h1");
             Thread.Sleep(3000);
@@ -198,7 +199,8 @@ public sealed class HybridTests(DevClusterFixture fixture, ITestOutputHelper out
         try
         {
             var record = JsonDocument.Parse(File.ReadAllText(path)).RootElement;
-            return record.GetProperty("mode").GetString() == "hybrid" && record.GetProperty("phase").GetString() == "Committed";
+            return record.GetProperty("mode").GetString() == "hybrid" && record.GetProperty("phase").GetString() == "Committed"
+                && record.GetProperty("acknowledged").GetBoolean();
         }
         catch (Exception ex) when (ex is IOException or JsonException or KeyNotFoundException)
         {
