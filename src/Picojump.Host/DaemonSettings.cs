@@ -63,6 +63,9 @@ public sealed record DaemonSettings
     /// <summary>The bound on every remote operation: past it, it fails with ETIMEDOUT.</summary>
     public double PeerTimeoutSeconds { get; init; } = 5;
 
+    /// <summary>Hybrid migration: how long a destination keeps asking an unreachable source for missing pages before the job is declared lost.</summary>
+    public double HybridPatienceSeconds { get; init; } = 60;
+
     /// <summary>The Unix socket of the control API (pjctl); only root may connect.</summary>
     public string ControlSocket { get; init; } = DefaultControlSocket;
 
@@ -114,6 +117,7 @@ public sealed record DaemonSettings
             "pageStoreDir" when value.ValueKind == JsonValueKind.String && value.GetString() is { } pages && Path.IsPathFullyQualified(pages) => this with { PageStoreDir = pages },
             "pageStoreSizeMiB" when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var p) && p is >= 64 and <= 1 << 24 => this with { PageStoreSizeMiB = p },
             "peerTimeoutSeconds" when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var t) && t is >= 0.1 and <= 600 => this with { PeerTimeoutSeconds = t },
+            "hybridPatienceSeconds" when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var h) && h is >= 1 and <= 86400 => this with { HybridPatienceSeconds = h },
             "controlSocket" when value.ValueKind == JsonValueKind.String && IsSocketPath(value.GetString()!) => this with { ControlSocket = value.GetString()! },
             "peers" => this with { Peers = PeerSetting.Parse(value, $"config file {path}", property.Name) },
             "tls" => this with { Tls = TlsSettings.Parse(value, $"config file {path}", property.Name) },
@@ -130,6 +134,7 @@ public sealed record DaemonSettings
             "cacheMemoryMiB" => throw new SettingsException($"{Where()} must be an integer number of MiB from 16 to 1048576"),
             "cacheSizeMiB" => throw new SettingsException($"{Where()} must be an integer number of MiB from 16 to 16777216"),
             "peerTimeoutSeconds" => throw new SettingsException($"{Where()} must be a number of seconds from 0.1 to 600"),
+            "hybridPatienceSeconds" => throw new SettingsException($"{Where()} must be a number of seconds from 1 to 86400"),
             "cacheSeconds" => throw new SettingsException($"{Where()} must be a number of seconds from 0 to 3600"),
             _ => throw new SettingsException($"{Where()} is not a known setting"),
         };

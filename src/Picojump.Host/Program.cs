@@ -155,6 +155,8 @@ if (settings.Listen != null)
         HostName = settings.HostName!,
         StateDirectory = settings.StateDir,
         PeerTimeout = TimeSpan.FromSeconds(settings.PeerTimeoutSeconds),
+        PageServerAddress = settings.Listen.Address,
+        LazySourcePatience = TimeSpan.FromSeconds(settings.HybridPatienceSeconds),
     }, loggerFactory.CreateLogger<MigrationCoordinator>());
     builder.Services.AddSingleton(migrations);
     builder.Services.AddHostedService<MigrationRecoveryService>();

@@ -27,25 +27,24 @@ public static class JobCommands
     {
         var job = JobArgument();
         var host = new Argument<string>("host") { Description = "The host to move it to" };
-        var mode = new Option<string>("--mode") { Description = "eager (freeze, dump, send what the destination lacks, restore) or hybrid (not available yet)", DefaultValueFactory = _ => "eager" };
+        var mode = new Option<string>("--mode")
+        {
+            Description = "eager (freeze, dump, send what the destination lacks, restore) or hybrid (post-copy: resume at the destination at once, pages follow)",
+            DefaultValueFactory = _ => "eager",
+        };
         var json = new Option<bool>("--json") { Description = "Print the whole reply as JSON" };
         var socket = SocketOption();
         var migrate = new Command("migrate", "Move a running job to another host (only the memory pages it lacks travel)") { job, host, mode, json, socket };
         migrate.SetAction(result =>
         {
             var chosen = result.GetValue(mode);
-            if (chosen == "hybrid")
-            {
-                Console.Error.WriteLine("pjctl: --mode hybrid is not available yet; use --mode eager");
-                return 2;
-            }
-            if (chosen != "eager")
+            if (chosen is not ("eager" or "hybrid"))
             {
                 Console.Error.WriteLine($"pjctl: unknown mode {chosen} (eager or hybrid)");
                 return 2;
             }
             using var client = new JobClient(ControlClient.SocketPath(result.GetValue(socket)));
-            var reply = client.Migrate(result.GetValue(job)!, result.GetValue(host)!, Protos.Migration.Mode.Eager);
+            var reply = client.Migrate(result.GetValue(job)!, result.GetValue(host)!, chosen == "hybrid" ? Protos.Migration.Mode.Hybrid : Protos.Migration.Mode.Eager);
             if (result.GetValue(json))
                 Console.Out.WriteLine(new JsonFormatter(JsonFormatter.Settings.Default.WithFormatDefaultValues(true).WithIndentation()).Format(reply));
             if (!reply.Moved)
@@ -53,7 +52,15 @@ public static class JobCommands
                 Console.Error.WriteLine($"pjctl: job {reply.JobId} did not move to {reply.ToHost}: {reply.Error}");
                 return 1;
             }
-            if (!result.GetValue(json))
+            if (!result.GetValue(json) && reply.Mode == "hybrid")
+            {
+                Console.Out.WriteLine($"moved job {reply.JobId} from {reply.FromHost} to {reply.ToHost} (hybrid)");
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"freeze {reply.FreezeMicros / 1000.0:0.0} ms, every page resident {reply.ResidentMicros / 1000.0:0.0} ms after the resume, total {reply.TotalMicros / 1000.0:0.0} ms, {reply.Bytes / (double)(1 << 20):0.00} MiB on the wire"));
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"pages: {reply.PagesTotal} lazy ({reply.ImageBytes / (double)(1 << 20):0.0} MiB), {reply.PagesFromStore} from {reply.ToHost}'s store, {reply.PagesFetched} fetched from {reply.FromHost}"));
+            }
+            else if (!result.GetValue(json))
             {
                 Console.Out.WriteLine($"moved job {reply.JobId} from {reply.FromHost} to {reply.ToHost}");
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,

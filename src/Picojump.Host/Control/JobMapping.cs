@@ -43,6 +43,8 @@ internal static class JobMapping
             Bytes = m.Bytes,
             PagesSent = m.PagesSent,
             PagesFound = m.PagesFound,
+            Mode = m.Mode,
+            ResidentMicros = m.ResidentMicros,
         }));
         return info;
     }

@@ -58,8 +58,6 @@ public sealed class JobRouter(JobManager jobs, PeerSet? peers = null, MigrationC
     /// <summary>Moves the job to request.Host: run by the job's host (here, or forwarded to it).</summary>
     public async Task<MigrateReply> MigrateAsync(MigrateRequest request, CancellationToken cancel)
     {
-        if (request.Mode == Mode.Hybrid)
-            throw new RpcException(new Status(StatusCode.Unimplemented, "hybrid mode is not available yet"));
         if (string.IsNullOrEmpty(request.Host))
             throw new RpcException(new Status(StatusCode.InvalidArgument, "no destination host given"));
         var (peer, id) = await ResolveAsync(request.Job, cancel);

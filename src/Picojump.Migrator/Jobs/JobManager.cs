@@ -324,6 +324,20 @@ public sealed class JobManager
         _logger.LogInformation("Job {Id} left {Host}", id, _options.HostName);
     }
 
+    /// <summary>Amends the job's last migration entry (a hybrid migration learns when its pages were all in after the job resumed).</summary>
+    public void UpdateLastMigration(string id, Func<JobMigration, JobMigration> update)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        lock (_gate)
+        {
+            if (!_jobs.TryGetValue(id, out var job) || job.Migrations.Count == 0)
+                return;
+            job = job with { Migrations = [.. job.Migrations.Take(job.Migrations.Count - 1), update(job.Migrations[^1])] };
+            _jobs[id] = job;
+            _store.Save(job);
+        }
+    }
+
     /// <summary>A job that arrived by migration: runs here from now on, as <paramref name="job"/> says (its init, its history).</summary>
     public JobRecord Adopt(JobRecord job)
     {

@@ -14,8 +14,12 @@ public enum JobState
     Lost,
 }
 
-/// <summary>One move of a job between hosts (kept for `pjctl ps`): its downtime, payload bytes, pages sent and pages the destination held.</summary>
-public sealed record JobMigration(string From, string To, long StartedUnixMs, long FreezeMicros, long Bytes, long PagesSent = 0, long PagesFound = 0);
+/// <summary>
+/// One move of a job between hosts (kept for `pjctl ps`): its downtime, payload bytes, pages sent and pages the destination held;
+/// its mode ("eager" or "hybrid") and, for hybrid, the time from the resumption until every page was resident (0: not seen).
+/// </summary>
+public sealed record JobMigration(string From, string To, long StartedUnixMs, long FreezeMicros, long Bytes, long PagesSent = 0, long PagesFound = 0,
+    string Mode = "eager", long ResidentMicros = 0);
 
 /// <summary>
 /// A job as its host's daemon keeps it, persisted in the state directory so that a restarted

@@ -45,6 +45,38 @@ public sealed class CriuPageServerClient : ILazyPageSource, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Connects, sends <paramref name="hello"/> and reads one answer byte, which it returns (the
+    /// hello of Picojump's page proxy on a hybrid migration's source; CRIU's own server has none).
+    /// </summary>
+    public static async Task<(CriuPageServerClient Client, byte Answer)> ConnectAsync(IPEndPoint endpoint, ReadOnlyMemory<byte> hello, CancellationToken cancellationToken = default)
+    {
+        var client = await ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await client._stream.WriteAsync(hello, cancellationToken).ConfigureAwait(false);
+            var answer = new byte[1];
+            await client._stream.ReadExactlyAsync(answer, cancellationToken).ConfigureAwait(false);
+            return (client, answer[0]);
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Whether closing the connection (also by this process's death) resets it instead of ending it
+    /// (SO_LINGER 0). CRIU's dump-side server takes an end without PS_IOV_CLOSE for a finished
+    /// session, so <c>criu dump --lazy-pages</c> kills the frozen job; a reset fails the dump, which
+    /// then resumes the job on its host with its memory intact.
+    /// </summary>
+    public bool Abortive
+    {
+        set => _socket.LingerState = value ? new LingerOption(true, 0) : new LingerOption(false, 0);
+    }
+
     /// <summary>Pages the server sent, over the client's life.</summary>
     public long PagesReceived { get; private set; }
 

@@ -14,6 +14,9 @@ public sealed class FaultInjection(string stateDirectory)
     /// <summary>Source: pauses 50 ms after each chunk it sends, so that a test can act during a transfer.</summary>
     public const string SlowTransfer = "slow-transfer";
 
+    /// <summary>Source of a hybrid migration: each page reply waits 50 ms, so that a test can act during the page stream.</summary>
+    public const string SlowPageStream = "slow-page-stream";
+
     public string FilePath { get; } = Path.Combine(stateDirectory, "fault-injection");
 
     public bool Has(string fault)

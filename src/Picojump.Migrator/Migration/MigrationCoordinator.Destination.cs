@@ -210,6 +210,8 @@ public sealed partial class MigrationCoordinator
             return new CommitReply { Pid = record.Pid, Entry = ToWire(done) };
         if (record is not { Role: MigrationRole.Destination, Phase: MigrationPhase.Prepared })
             throw new MigrationException($"migration {id} is not prepared here ({record?.Phase.ToString() ?? "unknown"})");
+        if (record.IsHybrid)
+            return DoHybridCommit(record, entry);
         var clock = Stopwatch.StartNew();
         if (!JobProcesses.IsSame(record.Pid, record.PidStartTicks))
             throw new MigrationException($"the restored copy of job {record.JobId} (pid {record.Pid}) is gone");
@@ -279,6 +281,7 @@ public sealed partial class MigrationCoordinator
             throw new MigrationException($"migration {id} is {HostName}'s own");
         if (record is { Phase: MigrationPhase.Prepared })
             KillCopy(record.Pid, record.PidStartTicks, record.PidNamespace);
+        DropHybrid(id);
         _incoming.TryRemove(id, out var incoming);
         incoming?.Dispose();
         _records.DeleteWork(id);

@@ -46,6 +46,11 @@ public sealed partial class MigrationCoordinator
     {
         foreach (var record in _records.LoadAll())
         {
+            if (record.IsHybrid)
+            {
+                RecoverHybridAfterStart(record);
+                continue;
+            }
             if (record.Role == MigrationRole.Source && record.Phase is MigrationPhase.Dumping or MigrationPhase.Transferring or MigrationPhase.Aborted)
             {
                 var saved = _records.Save(record with { Phase = MigrationPhase.Aborted });
@@ -73,7 +78,7 @@ public sealed partial class MigrationCoordinator
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         foreach (var record in _records.LoadAll())
         {
-            if (_active.ContainsKey(record.Id))
+            if (_active.ContainsKey(record.Id) || IsHybridLive(record.Id))
                 continue;
             var age = TimeSpan.FromMilliseconds(now - record.UpdatedUnixMs);
             switch (record.Role, record.Phase)

@@ -29,14 +29,12 @@ public sealed partial class MigrationCoordinator
     public async Task<MigrateReply> MigrateAsync(string jobId, string toHost, Mode mode, CancellationToken cancel)
     {
         var total = Stopwatch.StartNew();
-        if (mode == Mode.Hybrid)
-            throw new MigrationException("hybrid mode is not available yet", StatusCode.Unimplemented);
         var job = _jobs.Get(jobId) ?? throw new MigrationException($"no job {jobId} on {HostName}", StatusCode.NotFound);
         if (toHost == HostName)
             throw new MigrationException($"job {job.Id} already runs on {HostName}", StatusCode.InvalidArgument);
         var peer = _peers?.Find(toHost) ?? throw new MigrationException(
             $"unknown host {toHost} (the cluster has {string.Join(", ", (_peers?.Peers.Select(p => p.Name) ?? []).Prepend(HostName))})", StatusCode.InvalidArgument);
-        var reply = new MigrateReply { JobId = job.Id, FromHost = HostName, ToHost = toHost, JobHost = HostName };
+        var reply = new MigrateReply { JobId = job.Id, FromHost = HostName, ToHost = toHost, JobHost = HostName, Mode = mode == Mode.Hybrid ? HybridMode : "eager" };
         if (!peer.Reachable)
         {
             reply.Error = $"{toHost} is unreachable ({peer.Status.Error}); nothing was done";
@@ -53,6 +51,8 @@ public sealed partial class MigrationCoordinator
             {
                 Id = id, Role = MigrationRole.Source, Phase = MigrationPhase.Dumping, JobId = job.Id, Peer = toHost,
                 Directory = directory, StartedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                Mode = mode == Mode.Hybrid ? HybridMode : "eager",
+                Pid = mode == Mode.Hybrid ? job.Pid : 0, PidStartTicks = mode == Mode.Hybrid ? job.PidStartTicks : 0, PidNamespace = mode == Mode.Hybrid ? job.PidNamespace : 0,
             });
             try
             {
@@ -64,7 +64,9 @@ public sealed partial class MigrationCoordinator
                 throw;
             }
             _logger.LogInformation("Migration {Id}: job {Job} from {From} to {To}", id, job.Id, HostName, toHost);
-            return await RunSourceAsync(record, job, reply, total, cancel);
+            return mode == Mode.Hybrid
+                ? await RunHybridSourceAsync(record, job, reply, total, cancel)
+                : await RunSourceAsync(record, job, reply, total, cancel);
         }
         finally
         {

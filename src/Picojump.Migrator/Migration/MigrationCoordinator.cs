@@ -77,10 +77,13 @@ public sealed partial class MigrationCoordinator
         Bytes = entry.Bytes,
         PagesSent = entry.PagesSent,
         PagesFound = entry.PagesFound,
+        Mode = entry.Mode,
+        ResidentMicros = entry.ResidentMicros,
     };
 
-    private static JobMigration FromWire(Protos.Migration.MigrationEntry entry)
-        => new(entry.FromHost, entry.ToHost, entry.StartedUnixMs, entry.FreezeMicros, entry.Bytes, entry.PagesSent, entry.PagesFound);
+    internal static JobMigration FromWire(Protos.Migration.MigrationEntry entry)
+        => new(entry.FromHost, entry.ToHost, entry.StartedUnixMs, entry.FreezeMicros, entry.Bytes, entry.PagesSent, entry.PagesFound,
+            entry.Mode.Length > 0 ? entry.Mode : "eager", entry.ResidentMicros);
 
     /// <summary>The distinct non-zero hashes of a dump in first-use order over its pagemaps sorted by name: both sides compute the same list.</summary>
     internal static List<PageHash> DistinctPages(IEnumerable<(string Pagemap, IReadOnlyList<PageHash> Hashes)> pagemaps)

@@ -17,6 +17,16 @@ public sealed record MigrationOptions
     /// <summary>How often unfinished migrations (a lost Commit, a prepared job without a decision) are looked at.</summary>
     public TimeSpan RecoveryInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Hybrid: the address the source serves its frozen job's lazy pages on (its cluster address); null: every address.</summary>
+    public System.Net.IPAddress? PageServerAddress { get; init; }
+
+    /// <summary>
+    /// Hybrid, after the commit: how long the destination keeps trying to reach the source for a page
+    /// (a cut link, a restarting source) before it declares the job lost. The source keeps its
+    /// frozen copy at least twice as long without hearing from the destination.
+    /// </summary>
+    public TimeSpan LazySourcePatience { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>The CRIU binary; null: looked up (/usr/local/sbin, /usr/sbin, PATH).</summary>
     public string? CriuPath { get; init; }
 }

@@ -21,9 +21,16 @@ public sealed class MigrationPeerService(MigrationCoordinator coordinator) : Mig
         => Guard(() => coordinator.PrepareAsync(request.MigrationId, context.CancellationToken));
 
     public override Task<CommitReply> Commit(CommitRequest request, ServerCallContext context)
-        => Guard(() => coordinator.CommitAsync(request.MigrationId,
-            new JobMigration(request.Entry.FromHost, request.Entry.ToHost, request.Entry.StartedUnixMs, request.Entry.FreezeMicros,
-                request.Entry.Bytes, request.Entry.PagesSent, request.Entry.PagesFound), context.CancellationToken));
+        => Guard(() => coordinator.CommitAsync(request.MigrationId, MigrationCoordinator.FromWire(request.Entry), context.CancellationToken));
+
+    public override Task<PrepareReply> HybridPrepare(IAsyncStreamReader<HybridChunk> requestStream, ServerCallContext context)
+        => Guard(() => coordinator.HybridPrepareAsync(requestStream, context.CancellationToken));
+
+    public override Task<HybridHashesReply> HybridHashes(IAsyncStreamReader<HybridChunk> requestStream, ServerCallContext context)
+        => Guard(() => coordinator.HybridHashesAsync(requestStream, context.CancellationToken));
+
+    public override Task<ReleaseReply> Release(ReleaseRequest request, ServerCallContext context)
+        => Guard(() => coordinator.ReleaseAsync(request, context.CancellationToken));
 
     public override Task<AbortReply> Abort(AbortRequest request, ServerCallContext context)
         => Guard(async () =>

@@ -41,6 +41,12 @@ public sealed record MigrationRecord
 {
     public required string Id { get; init; }
 
+    /// <summary>"eager" (also when absent, as in records of older daemons) or "hybrid".</summary>
+    public string Mode { get; init; } = "eager";
+
+    [JsonIgnore]
+    public bool IsHybrid => Mode == "hybrid";
+
     public required MigrationRole Role { get; init; }
 
     public required MigrationPhase Phase { get; init; }
@@ -53,7 +59,7 @@ public sealed record MigrationRecord
     /// <summary>The dump (source) or the received images (destination).</summary>
     public required string Directory { get; init; }
 
-    /// <summary>Destination: the restored, stopped copy's init (host pid, start ticks, PID namespace).</summary>
+    /// <summary>Destination: the restored, stopped copy's init (host pid, start ticks, PID namespace). Hybrid source: the frozen job's.</summary>
     public int Pid { get; init; }
 
     public long PidStartTicks { get; init; }
