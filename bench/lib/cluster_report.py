@@ -228,7 +228,8 @@ def main():
   NFSv4 mount of it; and on h2 as its own `/pj/bench/read-N.dat` (local, FUSE passthrough), the
   baseline of the warm-read target. Every read is `dd bs=1M` of the whole file, timed by dd.
 - Cold: the client freshly started (h1's picojumpd killed and started again by
-  `pjctl devcluster stop/start h1`; sshfs and NFS unmounted and mounted anew) and
+  `pjctl devcluster stop/start h1`, then warmed up by reading another 256 MiB file once, so
+  that the .NET JIT is not what gets measured; sshfs and NFS unmounted and mounted anew) and
   `sync; echo 3 > /proc/sys/vm/drop_caches`. The hosts share one kernel, so this also drops
   h2's page cache: a cold read includes h2 reading the file from its disk. The file is new in
   every repetition, so no block cache kept on disk can hold it.
