@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Picojump.Tests.Infrastructure;
+using Picojump.Tests.Migration;
 
 namespace Picojump.Tests.LazyPages;
 
@@ -70,7 +71,7 @@ public sealed partial class LazyTestJob : IDisposable
                 start.ArgumentList.Add(argument);
             }
             using var unshare = Process.Start(start) ?? throw new InvalidOperationException("unshare did not start");
-            job.Digest = job.WaitForLine(ReadyLine(), _ => true).Groups[1].Value;
+            job.Digest = job.WaitForLine(JobOutput.ReadyLine(), _ => true).Groups[1].Value;
             job.Pid = int.Parse(File.ReadAllText($"/proc/{unshare.Id}/task/{unshare.Id}/children").Trim(), CultureInfo.InvariantCulture);
             return job;
         }
@@ -157,9 +158,9 @@ public sealed partial class LazyTestJob : IDisposable
     /// <summary>Waits for ticks after the dump's, each with the digest the job printed before it.</summary>
     public void AssertContinuesWithTheSameMemory(int ticks = 2)
     {
-        var tick = WaitForLine(TickLine(), m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) >= LastTickAtDump + ticks);
+        var tick = WaitForLine(JobOutput.TickLine(), m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) >= LastTickAtDump + ticks);
         Assert.Equal(Digest, tick.Groups[2].Value);
-        Assert.All(File.ReadAllLines(OutputPath).Select(l => TickLine().Match(l)).Where(m => m.Success), m => Assert.Equal(Digest, m.Groups[2].Value));
+        Assert.All(File.ReadAllLines(OutputPath).Select(l => JobOutput.TickLine().Match(l)).Where(m => m.Success), m => Assert.Equal(Digest, m.Groups[2].Value));
     }
 
     public static int WaitForExit(Process process, string images, string log)
@@ -253,32 +254,9 @@ public sealed partial class LazyTestJob : IDisposable
         }
     }
 
-    private int LastTick()
-        => File.ReadAllLines(OutputPath).Select(line => TickLine().Match(line)).Where(m => m.Success)
-            .Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
+    private int LastTick() => JobOutput.LastTick(OutputPath);
 
-    private Match WaitForLine(Regex pattern, Func<Match, bool> accept)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            if (File.Exists(OutputPath))
-            {
-                foreach (var line in File.ReadAllLines(OutputPath))
-                {
-                    var match = pattern.Match(line);
-                    if (match.Success && accept(match))
-                    {
-                        return match;
-                    }
-                }
-            }
-            Thread.Sleep(50);
-        }
-        var errors = Path.Combine(WorkDirectory, "err.txt");
-        Assert.Fail($"the job printed no line like {pattern} in 60 s; stderr: {(File.Exists(errors) ? File.ReadAllText(errors) : "")}");
-        return null!;
-    }
+    private Match WaitForLine(Regex pattern, Func<Match, bool> accept) => JobOutput.WaitForLine(WorkDirectory, OutputPath, pattern, accept);
 
     /// <summary>Kills the job's process, after checking the pid still is the job and not a process that reused it.</summary>
     private static void Kill(int pid)
@@ -313,10 +291,4 @@ public sealed partial class LazyTestJob : IDisposable
             // Already gone.
         }
     }
-
-    [GeneratedRegex("^ready ([0-9a-f]{64})$")]
-    private static partial Regex ReadyLine();
-
-    [GeneratedRegex("^tick ([0-9]+) ([0-9a-f]{64})$")]
-    private static partial Regex TickLine();
 }

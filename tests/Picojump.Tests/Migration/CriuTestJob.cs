@@ -91,7 +91,7 @@ public sealed partial class CriuTestJob : IDisposable
         _restored.Add(pid);
         try
         {
-            var tick = WaitForLine(TickLine(), m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > _lastTickAtDump + 2);
+            var tick = WaitForLine(JobOutput.TickLine(), m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > _lastTickAtDump + 2);
             Assert.Equal(Digest, tick.Groups[2].Value);
         }
         finally
@@ -125,7 +125,7 @@ public sealed partial class CriuTestJob : IDisposable
             start.ArgumentList.Add(argument);
         }
         using var unshare = Process.Start(start) ?? throw new InvalidOperationException("unshare did not start");
-        var ready = WaitForLine(ReadyLine(), _ => true);
+        var ready = WaitForLine(JobOutput.ReadyLine(), _ => true);
         Digest = ready.Groups[1].Value;
         // The namespace's init is unshare's only child.
         var children = File.ReadAllText($"/proc/{unshare.Id}/task/{unshare.Id}/children").Trim();
@@ -141,32 +141,9 @@ public sealed partial class CriuTestJob : IDisposable
         _lastTickAtDump = LastTick();
     }
 
-    private int LastTick()
-        => File.ReadAllLines(OutputPath).Select(line => TickLine().Match(line)).Where(m => m.Success)
-            .Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
+    private int LastTick() => JobOutput.LastTick(OutputPath);
 
-    private Match WaitForLine(Regex pattern, Func<Match, bool> accept)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            if (File.Exists(OutputPath))
-            {
-                foreach (var line in File.ReadAllLines(OutputPath))
-                {
-                    var match = pattern.Match(line);
-                    if (match.Success && accept(match))
-                    {
-                        return match;
-                    }
-                }
-            }
-            Thread.Sleep(50);
-        }
-        var errors = Path.Combine(WorkDirectory, "err.txt");
-        Assert.Fail($"the job printed no line like {pattern} in 60 s; stderr: {(File.Exists(errors) ? File.ReadAllText(errors) : "")}");
-        return null!;
-    }
+    private Match WaitForLine(Regex pattern, Func<Match, bool> accept) => JobOutput.WaitForLine(WorkDirectory, OutputPath, pattern, accept);
 
     private void Criu(params string[] arguments)
     {
@@ -197,10 +174,4 @@ public sealed partial class CriuTestJob : IDisposable
             // Already gone.
         }
     }
-
-    [GeneratedRegex("^ready ([0-9a-f]{64})$")]
-    private static partial Regex ReadyLine();
-
-    [GeneratedRegex("^tick ([0-9]+) ([0-9a-f]{64})$")]
-    private static partial Regex TickLine();
 }
