@@ -17,7 +17,7 @@ internal sealed class ReceivedImages : IDisposable
 {
     private const int Record = PageHash.Size + Pagemap.PageSize;
 
-    /// <summary>Pages per write when filling from the store.</summary>
+    /// <summary>Pages per batch of store reads (and at most per write) when filling from the store.</summary>
     private const int PagesPerWrite = 256;
 
     private readonly Image[] _images;
@@ -137,47 +137,57 @@ internal sealed class ReceivedImages : IDisposable
         => RandomAccess.Write(_images[image].File, pages, (long)start * Pagemap.PageSize);
 
     /// <summary>
-    /// Fills every place of a page that was not sent from <paramref name="store"/>, checks that
-    /// every sent page came, and renames each image to <paramref name="pagesFileName"/> of its
-    /// pagemap. Throws <see cref="MissingPagesException"/> naming the pages no one had.
+    /// Fills every place of a page that was not sent from <paramref name="store"/> (in batches
+    /// whose disk reads overlap), checks that every sent page came, and renames each image to
+    /// <paramref name="pagesFileName"/> of its pagemap. Throws <see cref="MissingPagesException"/>
+    /// naming the pages no one had.
     /// </summary>
-    public void Complete(IPageSource store, Func<string, string> pagesFileName)
+    public void Complete(PageStore store, Func<string, string> pagesFileName)
     {
         var absent = new List<PageHash>();
         var seen = new HashSet<PageHash>();
         for (var m = 0; m < _received.Length; m++)
         {
-            if (Volatile.Read(ref _received[m]) == 0)
-            {
-                if (seen.Add(_missingList[m]))
-                    absent.Add(_missingList[m]);
-            }
+            if (Volatile.Read(ref _received[m]) == 0 && seen.Add(_missingList[m]))
+                absent.Add(_missingList[m]);
         }
         var buffer = ArrayPool<byte>.Shared.Rent(PagesPerWrite * Pagemap.PageSize);
+        var found = new bool[PagesPerWrite];
+        var hashes = new List<PageHash>(PagesPerWrite);
+        var places = new List<int>(PagesPerWrite);
         try
         {
             foreach (var image in _images)
             {
-                int runStart = 0, runLength = 0;
+                void Flush()
+                {
+                    store.TryGetMany(hashes, buffer, found);
+                    for (var k = 0; k < hashes.Count;)
+                    {
+                        if (!found[k] && seen.Add(hashes[k]))
+                            absent.Add(hashes[k]);
+                        var end = k + 1;
+                        while (end < hashes.Count && places[end] == places[end - 1] + 1)
+                            end++;
+                        RandomAccess.Write(image.File, buffer.AsSpan(k * Pagemap.PageSize, (end - k) * Pagemap.PageSize), (long)places[k] * Pagemap.PageSize);
+                        k = end;
+                    }
+                    hashes.Clear();
+                    places.Clear();
+                }
+
                 for (var p = 0; p < image.Hashes.Count; p++)
                 {
                     var hash = image.Hashes[p];
-                    var fromStore = hash != PageHash.ZeroPage && !_missing.ContainsKey(hash);
-                    if (runLength > 0 && (!fromStore || runLength == PagesPerWrite))
-                    {
-                        RandomAccess.Write(image.File, buffer.AsSpan(0, runLength * Pagemap.PageSize), (long)runStart * Pagemap.PageSize);
-                        runLength = 0;
-                    }
-                    if (!fromStore)
+                    if (hash == PageHash.ZeroPage || _missing.ContainsKey(hash))
                         continue;
-                    if (runLength == 0)
-                        runStart = p;
-                    if (!store.TryGet(hash, buffer.AsSpan(runLength * Pagemap.PageSize, Pagemap.PageSize)) && seen.Add(hash))
-                        absent.Add(hash);
-                    runLength++;
+                    hashes.Add(hash);
+                    places.Add(p);
+                    if (hashes.Count == PagesPerWrite)
+                        Flush();
                 }
-                if (runLength > 0)
-                    RandomAccess.Write(image.File, buffer.AsSpan(0, runLength * Pagemap.PageSize), (long)runStart * Pagemap.PageSize);
+                if (hashes.Count > 0)
+                    Flush();
             }
         }
         finally
