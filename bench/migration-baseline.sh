@@ -4,7 +4,8 @@
 #   plain: a python3 job holding SIZE MiB of random bytes, started as pjctl starts jobs
 #          (unshare --pid --fork setsid) on h1; `criu dump` there; the images copied to h2
 #          over the dev cluster link (tar over one TCP connection); `criu restore` on h2.
-#   eager: the same program started with `pjctl run` on h1, moved with `pjctl migrate h2`.
+#   eager: the same program started with `pjctl run` on h1, moved with `pjctl migrate h2`;
+#   back:  then moved back to h1, whose page store holds all its pages.
 # Usage: bench/migration-baseline.sh PJCTL_DLL [SIZES...]   (default sizes: 256 512)
 set -euo pipefail
 PJCTL=${1:?usage: $0 PJCTL_DLL [SIZES...]}
@@ -92,6 +93,13 @@ import json, sys
 r = json.loads(sys.argv[2])
 print("%-6s %-6s %8s %8s %8s %8.2f %8.2f" % (sys.argv[1], "eager", "", "", "", int(r["freezeMicros"]) / 1e6, int(r["totalMicros"]) / 1e6))
 EOF
-  pj --host h2 kill "$id" >/dev/null
+  # And back: h1's store holds every page (the job changed none), so only the rebuild from the store is left.
+  reply=$(pj --host h1 migrate "$id" h1 --json)
+  python3 - "$size" "$reply" <<'EOF'
+import json, sys
+r = json.loads(sys.argv[2])
+print("%-6s %-6s %8s %8s %8s %8.2f %8.2f" % (sys.argv[1], "back", "", "", "", int(r["freezeMicros"]) / 1e6, int(r["totalMicros"]) / 1e6))
+EOF
+  pj --host h1 kill "$id" >/dev/null
 done
 rm -rf "$WORK"
