@@ -88,6 +88,7 @@ internal sealed class ReceivedImages : IDisposable
     /// pages that come in image order go out in one write per run. Thread-safe. Throws if a
     /// page does not hash to its name or was not asked for.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void Append(ReadOnlySpan<byte> records)
     {
         if (records.Length % Record != 0)

@@ -53,13 +53,19 @@ public static class PageHashes
                 var offset = (long)c * ChunkBytes;
                 var chunk = buffer.AsSpan(0, (int)Math.Min(ChunkBytes, length - offset));
                 ReadExactly(file, chunk, offset, pagesImagePath);
-                var index = offset / Pagemap.PageSize;
-                for (var pageStart = 0; pageStart < chunk.Length; pageStart += Pagemap.PageSize, index++)
-                    result[index] = new PageRef(addresses[index], PageHash.Of(chunk.Slice(pageStart, Pagemap.PageSize)));
+                HashChunk(chunk, addresses, result, offset / Pagemap.PageSize);
                 return buffer;
             },
             _ => { });
         return result;
+    }
+
+    // Optimized at its first call: a daemon's first large dump must not run it as tier-0 code.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void HashChunk(ReadOnlySpan<byte> chunk, ulong[] addresses, PageRef[] result, long index)
+    {
+        for (var pageStart = 0; pageStart < chunk.Length; pageStart += Pagemap.PageSize, index++)
+            result[index] = new PageRef(addresses[index], PageHash.Of(chunk.Slice(pageStart, Pagemap.PageSize)));
     }
 
     internal static void ReadExactly(SafeFileHandle file, Span<byte> buffer, long offset, string what)
