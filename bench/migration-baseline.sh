@@ -54,10 +54,12 @@ EOF
 now() { date +%s.%N; }
 waitfor() { for _ in $(seq 600); do grep -q built "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no 'built' in $1" >&2; return 1; }
 
-# Warm-up: daemons live long; their first migration pays for JIT compilation.
-id=$(ex h1 sh -c "cd /pj/baseline && dotnet '$PJCTL' run -- python3 hold.py 16")
+# Warm-up: daemons live long; their first migrations pay for JIT compilation (and .NET's
+# tiered compilation optimizes hot code only after a while).
+id=$(ex h1 sh -c "cd /pj/baseline && dotnet '$PJCTL' run -- python3 hold.py 64")
 waitfor "$E1/.picojump/jobs/$id/stdout"
-pj --host h1 migrate "$id" h2 >/dev/null && pj --host h1 migrate "$id" h1 >/dev/null && pj --host h1 kill "$id" >/dev/null
+for to in h2 h1 h2 h1; do pj --host h1 migrate "$id" $to >/dev/null; sleep 1; done
+pj --host h1 kill "$id" >/dev/null
 
 printf '%-6s %-6s %8s %8s %8s %8s %8s\n' MiB how dump_s copy_s restore_s freeze_s total_s
 for size in "${SIZES[@]}"; do

@@ -76,13 +76,13 @@ public sealed partial class MigrationCoordinator
         }
         var received = clock.Elapsed;
         var distinct = DistinctPages(incoming.Pagemaps.Select(p => (p.Key, (IReadOnlyList<PageHash>)p.Value)));
-        await AwaitStoreFillsAsync(cancel);
         var waited = clock.Elapsed;
-        var missingList = _store.Missing(distinct);
+        // What the store lacks, but a fill under way (the pages of a migration that just ended) is putting, counts as held.
+        var missingList = NotPending(_store.Missing(distinct));
         var looked = clock.Elapsed;
         var missing = missingList.ToHashSet();
         incoming.Images = new ReceivedImages(incoming.Directory, incoming.Pagemaps, missingList);
-        _logger.LogInformation("Migration {Id}: offer received in {Received} ms, store fills awaited {Waited} ms, {Distinct} pages looked up in {Lookup} ms, images set up in {Setup} ms",
+        _logger.LogInformation("Migration {Id}: offer received in {Received} ms, distinct pages in {Waited} ms, {Distinct} pages looked up in {Lookup} ms, images set up in {Setup} ms",
             id, (long)received.TotalMilliseconds, (long)(waited - received).TotalMilliseconds, distinct.Count, (long)(looked - waited).TotalMilliseconds, (long)(clock.Elapsed - looked).TotalMilliseconds);
         var bitmap = new byte[(distinct.Count + 7) / 8];
         for (var i = 0; i < distinct.Count; i++)
@@ -169,7 +169,7 @@ public sealed partial class MigrationCoordinator
                     pagesFiles[name] = pagemap.PagesFileName;
                 }
                 // The received pages are in place already; what the host held comes from its store.
-                images.Complete(_store, name => pagesFiles[name]);
+                images.Complete(_store, new PendingOrStore(this), name => pagesFiles[name]);
             }
             catch (Exception ex) when (ex is MissingPagesException or InvalidDataException or IOException)
             {
@@ -247,7 +247,7 @@ public sealed partial class MigrationCoordinator
         if (_incoming.TryRemove(id, out var incoming))
         {
             // Off the job's downtime: keep the received pages for a later trip back here, then drop the images.
-            FillStoreInBackground(id, () => incoming.Images?.CopyTo(_store), () =>
+            FillStoreInBackground(id, incoming.Images?.Pending(), () => incoming.Images?.CopyTo(_store), () =>
             {
                 incoming.Dispose();
                 _records.DeleteWork(id);

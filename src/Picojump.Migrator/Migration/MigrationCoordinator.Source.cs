@@ -70,7 +70,7 @@ public sealed partial class MigrationCoordinator
         finally
         {
             // A committed migration filling the store in the background stays active until it is done.
-            if (!_storeFills.ContainsKey(id))
+            if (!_storeFills.ContainsKey(id) && !_finishing.ContainsKey(id))
                 _active.TryRemove(id, out _);
         }
     }
@@ -81,6 +81,7 @@ public sealed partial class MigrationCoordinator
         var directory = record.Directory;
         var freeze = Stopwatch.StartNew();
         long bytes = 0, pagesSent = 0, pagesFound = 0;
+        IReadOnlyList<ImageHashes> images = [];
         try
         {
             try
@@ -92,7 +93,7 @@ public sealed partial class MigrationCoordinator
                 return await AbortAsync(record, job, reply, total, ex.Message);
             }
             var dumped = freeze.Elapsed;
-            var images = PageHashes.ComputeDump(directory);
+            images = PageHashes.ComputeDump(directory);
             var hashed = freeze.Elapsed;
             reply.PagesTotal = images.Sum(i => (long)i.Pages.Count);
             reply.ImageBytes = reply.PagesTotal * Pagemap.PageSize;
@@ -149,7 +150,12 @@ public sealed partial class MigrationCoordinator
             reply.FreezeMicros = committed.Entry.FreezeMicros;
             // Off the total: the job runs at the destination; the dump's pages go into the store meanwhile.
             var finished = record;
-            FillStoreInBackground(record.Id, () => FinishSource(finished), () => _active.TryRemove(finished.Id, out _));
+            _finishing[record.Id] = true;
+            FillStoreInBackground(record.Id, DumpPages(record.Directory, images), () => FinishSource(finished), () =>
+            {
+                _finishing.TryRemove(finished.Id, out _);
+                _active.TryRemove(finished.Id, out _);
+            });
         }
         else
         {
@@ -193,16 +199,19 @@ public sealed partial class MigrationCoordinator
     }
 
     /// <summary>
-    /// Store fills that run after a migration's decision, off its total time: the source's dump
-    /// and the destination's received pages. An offer waits for them, so that a trip back finds
-    /// the pages of the trip out however soon it comes.
+    /// Store fills that run after a migration's decision, off its total time (the source's dump,
+    /// the destination's received pages), with the pages they are putting: until a fill is done
+    /// its pages count as held and are read from its files (<see cref="PendingPages"/>).
     /// </summary>
-    private readonly ConcurrentDictionary<string, Task> _storeFills = new(StringComparer.Ordinal);
+    /// <summary>Source migrations whose store fill runs in the background: they stay active (the recovery loop leaves them alone) until it is done.</summary>
+    private readonly ConcurrentDictionary<string, bool> _finishing = new(StringComparer.Ordinal);
 
-    private void FillStoreInBackground(string id, Action fill, Action done)
+    private readonly ConcurrentDictionary<string, PendingPages> _storeFills = new(StringComparer.Ordinal);
+
+    private void FillStoreInBackground(string id, PendingPages? pending, Action fill, Action done)
     {
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _storeFills[id] = gate.Task;
+        if (pending != null)
+            _storeFills[id] = pending;
         _ = Task.Run(() =>
         {
             try
@@ -216,18 +225,45 @@ public sealed partial class MigrationCoordinator
             finally
             {
                 _storeFills.TryRemove(id, out _);
+                pending?.Retire();
                 done();
-                gate.SetResult();
             }
         });
     }
 
-    /// <summary>Waits (a bounded while) for the store fills under way, so that a lookup sees their pages.</summary>
-    private async Task AwaitStoreFillsAsync(CancellationToken cancel)
+    /// <summary>Of the pages the store lacks, those that no fill under way is putting either.</summary>
+    private IReadOnlyList<PageHash> NotPending(IReadOnlyList<PageHash> missing)
     {
         var fills = _storeFills.Values.ToArray();
-        if (fills.Length > 0)
-            await Task.WhenAll(fills).WaitAsync(_options.PeerTimeout, cancel).ContinueWith(_ => { }, TaskScheduler.Default);
+        return fills.Length == 0 ? missing : [.. missing.Where(h => !fills.Any(f => f.Contains(h)))];
+    }
+
+    /// <summary>Where a page the store did not give may still be: a fill under way, or the store again (the fill may have finished meanwhile).</summary>
+    private sealed class PendingOrStore(MigrationCoordinator owner) : IPageSource
+    {
+        public bool TryGet(PageHash hash, Span<byte> page)
+        {
+            foreach (var fill in owner._storeFills.Values)
+            {
+                if (fill.TryGet(hash, page))
+                    return true;
+            }
+            return owner._store.TryGet(hash, page);
+        }
+    }
+
+    /// <summary>The dump's pages files, for <see cref="PendingPages"/>; null if they cannot be opened (the fill then simply runs).</summary>
+    private PendingPages? DumpPages(string directory, IReadOnlyList<ImageHashes> images)
+    {
+        try
+        {
+            return new PendingPages([.. images.Select(i => (Path.Combine(directory, i.Pagemap.PagesFileName), (IReadOnlyList<PageHash>)[.. i.Pages.Select(p => p.Hash)]))]);
+        }
+        catch (IOException ex)
+        {
+            _logger.LogWarning("Dump {Directory}: its pages are not offered while they go into the store: {Error}", directory, ex.Message);
+            return null;
+        }
     }
 
     /// <summary>After an acknowledged commit: the dump's pages go into the store (for a return trip), then the dump and the record go.</summary>

@@ -28,7 +28,10 @@ internal sealed class ReceivedImages : IDisposable
     private readonly int[] _received;
     private int _receivedCount;
 
-    private sealed record Image(string Pagemap, IReadOnlyList<PageHash> Hashes, string PartialPath, SafeFileHandle File);
+    private sealed record Image(string Pagemap, IReadOnlyList<PageHash> Hashes, string PartialPath, SafeFileHandle File)
+    {
+        public string? FinalPath { get; set; }
+    }
 
     /// <param name="directory">The migration's work directory.</param>
     /// <param name="pagemaps">Each pagemap image's page hashes, in pages-image order.</param>
@@ -139,11 +142,11 @@ internal sealed class ReceivedImages : IDisposable
 
     /// <summary>
     /// Fills every place of a page that was not sent from <paramref name="store"/> (in batches
-    /// whose disk reads overlap), checks that every sent page came, and renames each image to
+    /// whose disk reads overlap; what it lacks, from <paramref name="fallback"/>), checks that every sent page came, and renames each image to
     /// <paramref name="pagesFileName"/> of its pagemap. Throws <see cref="MissingPagesException"/>
     /// naming the pages no one had.
     /// </summary>
-    public void Complete(PageStore store, Func<string, string> pagesFileName)
+    public void Complete(PageStore store, IPageSource fallback, Func<string, string> pagesFileName)
     {
         var absent = new List<PageHash>();
         var seen = new HashSet<PageHash>();
@@ -165,7 +168,7 @@ internal sealed class ReceivedImages : IDisposable
                     store.TryGetMany(hashes, buffer, found);
                     for (var k = 0; k < hashes.Count;)
                     {
-                        if (!found[k] && seen.Add(hashes[k]))
+                        if (!found[k] && !fallback.TryGet(hashes[k], buffer.AsSpan(k * Pagemap.PageSize, Pagemap.PageSize)) && seen.Add(hashes[k]))
                             absent.Add(hashes[k]);
                         var end = k + 1;
                         while (end < hashes.Count && places[end] == places[end - 1] + 1)
@@ -198,7 +201,33 @@ internal sealed class ReceivedImages : IDisposable
         if (absent.Count > 0)
             throw new MissingPagesException(absent);
         foreach (var image in _images)
-            File.Move(image.PartialPath, Path.Combine(Path.GetDirectoryName(image.PartialPath)!, pagesFileName(image.Pagemap)), overwrite: true);
+        {
+            image.FinalPath = Path.Combine(Path.GetDirectoryName(image.PartialPath)!, pagesFileName(image.Pagemap));
+            File.Move(image.PartialPath, image.FinalPath, overwrite: true);
+        }
+    }
+
+    /// <summary>The received pages, read from the completed images while they go into the store; null before <see cref="Complete"/>.</summary>
+    public PendingPages? Pending()
+    {
+        if (_images.Any(i => i.FinalPath == null))
+            return null;
+        var received = _images.Select(i => new PageHash[i.Hashes.Count]).ToArray();
+        foreach (var image in received)
+            Array.Fill(image, PageHash.ZeroPage);
+        foreach (var (hash, m) in _missing)
+        {
+            if (Volatile.Read(ref _received[m]) != 0)
+                received[_first[m].Image][_first[m].Page] = hash;
+        }
+        try
+        {
+            return new PendingPages([.. _images.Select((image, i) => (image.FinalPath!, (IReadOnlyList<PageHash>)received[i]))]);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Every received page into <paramref name="store"/> (for a later trip back here); read from the images, which stay open after the rename.</summary>
