@@ -5,7 +5,7 @@
 #          (unshare --pid --fork setsid) on h1; `criu dump` there; the images copied to h2
 #          over the dev cluster link (tar over one TCP connection); `criu restore` on h2.
 #   eager: the same program started with `pjctl run` on h1, moved with `pjctl migrate h2`;
-#   back:  then moved back to h1, whose page store holds all its pages.
+#   back:  then moved back to h1 (3 s later), whose page store holds all its pages.
 # Usage: bench/migration-baseline.sh PJCTL_DLL [SIZES...]   (default sizes: 256 512)
 set -euo pipefail
 PJCTL=${1:?usage: $0 PJCTL_DLL [SIZES...]}
@@ -74,6 +74,8 @@ for size in "${SIZES[@]}"; do
   pid=$(pgrep -P "$(pgrep -n -f -x "unshare --pid --fork setsid sh -c exec python3 hold.py $size >out-$size 2>&1")")
   ex h2 python3 "$WORK/recv.py" 7999 "$WORK/dst" "$WORK/ready" & recv=$!
   while [ ! -e "$WORK/ready" ]; do sleep 0.05; done
+  # Each side starts with no dirty pages left by the other (a dump behind a writeback crawls).
+  sync
   t0=$(now)
   ex h1 "$CRIU" dump -t "$pid" -D "$WORK/src" -o dump.log >/dev/null 2>&1 || { tail -3 "$WORK/src/dump.log" >&2; kill $recv; exit 1; }
   t1=$(now)
@@ -89,6 +91,7 @@ for size in "${SIZES[@]}"; do
   # Picojump eager
   id=$(ex h1 sh -c "cd /pj/baseline && dotnet '$PJCTL' run -- python3 hold.py $size")
   waitfor "$E1/.picojump/jobs/$id/stdout"
+  sync
   reply=$(pj --host h1 migrate "$id" h2 --json)
   python3 - "$size" "$reply" <<'EOF'
 import json, sys
@@ -96,6 +99,7 @@ r = json.loads(sys.argv[2])
 print("%-6s %-6s %8s %8s %8s %8.2f %8.2f" % (sys.argv[1], "eager", "", "", "", int(r["freezeMicros"]) / 1e6, int(r["totalMicros"]) / 1e6))
 EOF
   # And back: h1's store holds every page (the job changed none), so only the rebuild from the store is left.
+  sleep 3; sync
   reply=$(pj --host h1 migrate "$id" h1 --json)
   python3 - "$size" "$reply" <<'EOF'
 import json, sys
