@@ -48,6 +48,11 @@ public static class PeerServer
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // Streams a peer sends (a migration's pages) at Kestrel's default 768 KiB window stall
+            // on every 1 MiB message until the window update comes back: receive windows as the
+            // clients' (RemotePeer) are for what they receive.
+            kestrel.Limits.Http2.InitialConnectionWindowSize = 32 << 20;
+            kestrel.Limits.Http2.InitialStreamWindowSize = 16 << 20;
             kestrel.Listen(listen, endpoint =>
             {
                 endpoint.Protocols = HttpProtocols.Http2;

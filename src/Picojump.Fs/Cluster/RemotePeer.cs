@@ -36,6 +36,7 @@ public sealed class RemotePeer : IDisposable
         _bulkClients = [.. _bulk.Select(c => new Peer.PeerClient(c))];
         Client = new Peer.PeerClient(_channel);
         CallInvoker = _channel.CreateCallInvoker();
+        BulkCallInvokers = [.. _bulk.Select(c => c.CreateCallInvoker())];
         // Innocent until proven down: the first lookups must not skip a peer the heartbeat has not reached yet.
         _status = new PeerStatus(name, address, Reachable: true, RoundTrip: null, LoadAverage: 0, Incarnation: 0, LastSeen: null, Error: null);
     }
@@ -51,6 +52,9 @@ public sealed class RemotePeer : IDisposable
 
     /// <summary>The same connection for the other services a peer serves beside the file API (jobs).</summary>
     public CallInvoker CallInvoker { get; }
+
+    /// <summary>The bulk connections for the other services' bulk streams (a migration's pages), one invoker each.</summary>
+    public IReadOnlyList<CallInvoker> BulkCallInvokers { get; }
 
     /// <summary>The bound on one call to this peer.</summary>
     public TimeSpan Timeout => _timeout;

@@ -101,6 +101,85 @@ public sealed partial class FasterBlobStore
         }
     }
 
+    /// <summary>
+    /// <see cref="Read"/> of many keys, each <paramref name="keyLength"/> bytes, laid end to end in
+    /// <paramref name="keys"/>: every read is issued first, then the disk reads are awaited
+    /// together (one wait for the batch, not one per record). Key i's value goes to
+    /// <paramref name="destination"/> at i x <paramref name="valueCapacity"/>; its record address
+    /// (-1 if absent or failing its checksum) and length come back as <see cref="Read"/> gives them.
+    /// </summary>
+    public unsafe void ReadMany(ReadOnlySpan<byte> keys, int keyLength, Span<byte> destination, int valueCapacity, Span<long> addresses, Span<int> lengths)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(keyLength);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(valueCapacity);
+        var count = keys.Length / keyLength;
+        if (keys.Length != count * keyLength || addresses.Length < count || lengths.Length < count || destination.Length < (long)count * valueCapacity)
+        {
+            throw new ArgumentException($"{keys.Length} bytes of keys are not whole keys of {keyLength} bytes, or the outputs are too short.", nameof(keys));
+        }
+        addresses[..count].Fill(-1);
+        lengths[..count].Clear();
+        Span<ulong> checksums = count <= 1024 ? stackalloc ulong[count] : new ulong[count];
+        var session = _sessions.Rent();
+        try
+        {
+            // Pinned until every pending read has landed.
+            fixed (byte* keysPointer = keys)
+            fixed (byte* destinationPointer = destination)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    var key = SpanByte.FromPointer(keysPointer + (i * keyLength), keyLength);
+                    var output = new ReadOutput { Destination = destinationPointer + ((long)i * valueCapacity), Capacity = valueCapacity };
+                    var status = session.Read(ref key, ref output, i);
+                    if (!status.IsPending && status.Found)
+                    {
+                        addresses[i] = output.Address;
+                        lengths[i] = output.Length;
+                        checksums[i] = output.Checksum;
+                    }
+                }
+                session.CompletePendingWithOutputs(out var completed, wait: true);
+                using (completed)
+                {
+                    while (completed.Next())
+                    {
+                        if (completed.Current.Status.Found)
+                        {
+                            var index = (int)completed.Current.Context;
+                            addresses[index] = completed.Current.RecordMetadata.Address;
+                            lengths[index] = completed.Current.Output.Length;
+                            checksums[index] = completed.Current.Output.Checksum;
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _sessions.Return(session);
+        }
+        if (!_options.ChecksumValues)
+        {
+            return;
+        }
+        for (var i = 0; i < count; i++)
+        {
+            if (addresses[i] < 0 || lengths[i] > valueCapacity)
+            {
+                continue;
+            }
+            var value = destination.Slice(i * valueCapacity, Math.Max(lengths[i], 0));
+            if (lengths[i] < 0 || checksums[i] != ValueChecksum.Compute(keys.Slice(i * keyLength, keyLength), value))
+            {
+                _logger.LogWarning("{Store} record at {Address} in {Directory} fails its checksum; treated as absent", _options.Name, addresses[i], _options.Directory);
+                addresses[i] = -1;
+                lengths[i] = 0;
+            }
+        }
+    }
+
     /// <summary>Stores the value under the key, superseding any earlier record of it, then evicts if the log is over its bound.</summary>
     public unsafe void Upsert(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {

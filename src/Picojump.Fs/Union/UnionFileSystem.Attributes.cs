@@ -28,6 +28,7 @@ public sealed partial class UnionFileSystem
             var error = _local.SetAttr(At(in header, node.LocalId), in local, out attr);
             if (error == Errno.OK)
                 Changed(node, attr.Attr.Ino, entry: false);
+            attr.Attr = LocalShown(attr.Attr);
             return error;
         }
         var host = node.IsDirectory ? node.RemoteLayers.FirstOrDefault() : node.Owner;

@@ -92,7 +92,7 @@ public sealed partial class UnionFileSystem
         var anyDirectory = listed.LocalType == DirectoryType || listed.Remote.Any(r => (r.Attr.Mode & Stat.S_IFMT) == Stat.S_IFDIR);
         if (listed.LocalType != 0 && (!anyDirectory || listed.LocalType == DirectoryType)
             && (anyDirectory || listed.Remote.All(r => string.CompareOrdinal(_options.HostName, r.Host) < 0)))
-            return (listed.LocalIno, listed.LocalType);
+            return (listed.LocalType == DirectoryType ? listed.LocalIno : RemoteIno(_options.HostName, listed.LocalIno), listed.LocalType);
         var (host, attr) = listed.Remote
             .Where(r => !anyDirectory || (r.Attr.Mode & Stat.S_IFMT) == Stat.S_IFDIR)
             .MinBy(r => r.Host, StringComparer.Ordinal);

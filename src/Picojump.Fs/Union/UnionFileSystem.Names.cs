@@ -100,7 +100,7 @@ public sealed partial class UnionFileSystem
         var winners = directories.Count > 0 ? directories : [candidates.MinBy(c => c.Host, StringComparer.Ordinal)];
         var local = winners.FirstOrDefault(c => c.IsLocal);
         var shown = local.Host != null ? local : winners.MinBy(c => c.Host, StringComparer.Ordinal);
-        attr = shown.IsLocal ? shown.Local.Attr : ToFuseAttr(shown.Host, shown.Remote!);
+        attr = shown.IsLocal ? LocalShown(shown.Local.Attr) : ToFuseAttr(shown.Host, shown.Remote!);
         var released = new List<ulong>(2);
         foreach (var c in candidates)
         {
@@ -154,7 +154,9 @@ public sealed partial class UnionFileSystem
             var local = input;
             if ((local.GetAttrFlags & FuseConstants.GetAttrFh) != 0 && (local.Fh & RemoteHandleBit) != 0)
                 local.GetAttrFlags &= ~FuseConstants.GetAttrFh;
-            return _local.GetAttr(At(in header, node.LocalId), in local, out attr);
+            var localError = _local.GetAttr(At(in header, node.LocalId), in local, out attr);
+            attr.Attr = LocalShown(attr.Attr);
+            return localError;
         }
         var error = RemoteStat(node, out var remote);
         if (error == Errno.OK)

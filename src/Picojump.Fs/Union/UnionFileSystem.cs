@@ -130,6 +130,21 @@ public sealed partial class UnionFileSystem : IFuseFileSystem, IDisposable
         BlkSize = attr.Blksize,
     };
 
+    /// <summary>
+    /// A local object's attributes as the kernel sees them: a file shows the number its peers
+    /// show for it (<see cref="RemoteIno"/> of this host), so its inode number is the same on
+    /// every host. A migrated job that compares a file's number with the one it saw before the
+    /// move (sqlite does, and calls a database whose number changed "moved": read-only) finds
+    /// the same file. A directory keeps its local number: it is merged from every host's layer.
+    /// </summary>
+    private FuseAttr LocalShown(in FuseAttr attr)
+    {
+        var shown = attr;
+        if ((attr.Mode & Stat.S_IFMT) != Stat.S_IFDIR)
+            shown.Ino = RemoteIno(_options.HostName, attr.Ino);
+        return shown;
+    }
+
     private static ulong RemoteIno(string owner, ulong ino) => ((BlockKey.HashHost(owner) * 0x9E3779B97F4A7C15UL) ^ ino) | (1UL << 63);
 
     /// <summary>Maps a remote errno reply: 0 is success.</summary>

@@ -13,7 +13,7 @@ namespace Picojump.Migrator.Migration;
 // stopped, and then do what the source decided: resume and adopt, or kill and forget.
 public sealed partial class MigrationCoordinator
 {
-    /// <summary>A migration being received: its page lists and the pages that came.</summary>
+    /// <summary>A migration being received: its page lists and, once offered, the pages images being written as pages come.</summary>
     private sealed class Incoming(string id, string directory) : IDisposable
     {
         public string Id { get; } = id;
@@ -22,11 +22,11 @@ public sealed partial class MigrationCoordinator
 
         public Dictionary<string, List<PageHash>> Pagemaps { get; } = new(StringComparer.Ordinal);
 
-        public SpooledPages Spool { get; } = new(Path.Combine(directory, "received.pages"));
+        public ReceivedImages? Images { get; set; }
 
         public long LastActivity { get; set; } = Stopwatch.GetTimestamp();
 
-        public void Dispose() => Spool.Dispose();
+        public void Dispose() => Images?.Dispose();
     }
 
     private readonly ConcurrentDictionary<string, Incoming> _incoming = new(StringComparer.Ordinal);
@@ -62,6 +62,7 @@ public sealed partial class MigrationCoordinator
             Gate(id).Release();
         }
 
+        var clock = Stopwatch.StartNew();
         while (await stream.MoveNext(cancel))
         {
             var chunk = stream.Current;
@@ -73,8 +74,16 @@ public sealed partial class MigrationCoordinator
             for (var at = 0; at < span.Length; at += PageHash.Size)
                 hashes.Add(PageHash.ReadFrom(span.Slice(at, PageHash.Size)));
         }
+        var received = clock.Elapsed;
         var distinct = DistinctPages(incoming.Pagemaps.Select(p => (p.Key, (IReadOnlyList<PageHash>)p.Value)));
-        var missing = _store.Missing(distinct).ToHashSet();
+        var waited = clock.Elapsed;
+        // What the store lacks, but a fill under way (the pages of a migration that just ended) is putting, counts as held.
+        var missingList = NotPending(_store.Missing(distinct));
+        var looked = clock.Elapsed;
+        var missing = missingList.ToHashSet();
+        incoming.Images = new ReceivedImages(incoming.Directory, incoming.Pagemaps, missingList);
+        _logger.LogInformation("Migration {Id}: offer received in {Received} ms, distinct pages in {Waited} ms, {Distinct} pages looked up in {Lookup} ms, images set up in {Setup} ms",
+            id, (long)received.TotalMilliseconds, (long)(waited - received).TotalMilliseconds, distinct.Count, (long)(looked - waited).TotalMilliseconds, (long)(clock.Elapsed - looked).TotalMilliseconds);
         var bitmap = new byte[(distinct.Count + 7) / 8];
         for (var i = 0; i < distinct.Count; i++)
         {
@@ -122,7 +131,10 @@ public sealed partial class MigrationCoordinator
                     file.Write(chunk.Data.Span);
                 }
                 if (chunk.Pages.Length > 0)
-                    incoming.Spool.Append(chunk.Pages.Span);
+                {
+                    var images = incoming.Images ?? throw new MigrationException($"migration {incoming.Id} sends pages before its offer", StatusCode.InvalidArgument);
+                    images.Append(chunk.Pages.Span);
+                }
             }
         }
         finally
@@ -131,7 +143,7 @@ public sealed partial class MigrationCoordinator
         }
         if (incoming == null)
             throw new MigrationException("an empty transfer", StatusCode.InvalidArgument);
-        return new TransferReply { Files = files, Pages = incoming.Spool.Count };
+        return new TransferReply { Files = files, Pages = incoming.Images?.ReceivedCount ?? 0 };
     }
 
     public async Task<PrepareReply> PrepareAsync(string id, CancellationToken cancel)
@@ -145,14 +157,19 @@ public sealed partial class MigrationCoordinator
             var clock = Stopwatch.StartNew();
             try
             {
-                var sources = new PageSources(incoming.Spool, _store);
+                var images = incoming.Images ?? throw new InvalidDataException("no offer came");
+                var pagesFiles = new Dictionary<string, string>(StringComparer.Ordinal);
                 foreach (var (name, hashes) in incoming.Pagemaps)
                 {
                     var pagemap = Pagemap.Read(Path.Combine(incoming.Directory, name));
                     if (pagemap.PresentPageCount != hashes.Count)
                         throw new InvalidDataException($"{name} lists {pagemap.PresentPageCount} pages, the offer {hashes.Count}");
-                    PagesImageBuilder.Write(Path.Combine(incoming.Directory, pagemap.PagesFileName), [.. hashes.Select(h => new PageRef(0, h))], sources);
+                    if (!IsImageName(pagemap.PagesFileName, "pages-"))
+                        throw new InvalidDataException($"{name} names a bad pages image {pagemap.PagesFileName}");
+                    pagesFiles[name] = pagemap.PagesFileName;
                 }
+                // The received pages are in place already; what the host held comes from its store.
+                images.Complete(_store, new PendingOrStore(this), name => pagesFiles[name]);
             }
             catch (Exception ex) when (ex is MissingPagesException or InvalidDataException or IOException)
             {
@@ -232,21 +249,10 @@ public sealed partial class MigrationCoordinator
         if (_incoming.TryRemove(id, out var incoming))
         {
             // Off the job's downtime: keep the received pages for a later trip back here, then drop the images.
-            _ = Task.Run(() =>
+            FillStoreInBackground(id, incoming.Images?.Pending(), () => incoming.Images?.CopyTo(_store), () =>
             {
-                try
-                {
-                    incoming.Spool.CopyTo(_store);
-                }
-                catch (Exception ex) when (ex is IOException or ObjectDisposedException)
-                {
-                    _logger.LogWarning("Migration {Id}: received pages not stored: {Error}", id, ex.Message);
-                }
-                finally
-                {
-                    incoming.Dispose();
-                    _records.DeleteWork(id);
-                }
+                incoming.Dispose();
+                _records.DeleteWork(id);
             });
         }
         else

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Google.Protobuf;
 using Grpc.Core;
@@ -70,7 +71,9 @@ public sealed partial class MigrationCoordinator
         }
         finally
         {
-            _active.TryRemove(id, out _);
+            // A committed migration filling the store in the background stays active until it is done.
+            if (!_storeFills.ContainsKey(id) && !_finishing.ContainsKey(id))
+                _active.TryRemove(id, out _);
         }
     }
 
@@ -80,6 +83,7 @@ public sealed partial class MigrationCoordinator
         var directory = record.Directory;
         var freeze = Stopwatch.StartNew();
         long bytes = 0, pagesSent = 0, pagesFound = 0;
+        IReadOnlyList<ImageHashes> images = [];
         try
         {
             try
@@ -91,7 +95,8 @@ public sealed partial class MigrationCoordinator
                 return await AbortAsync(record, job, reply, total, ex.Message);
             }
             var dumped = freeze.Elapsed;
-            var images = PageHashes.ComputeDump(directory);
+            images = PageHashes.ComputeDump(directory);
+            var hashed = freeze.Elapsed;
             reply.PagesTotal = images.Sum(i => (long)i.Pages.Count);
             reply.ImageBytes = reply.PagesTotal * Pagemap.PageSize;
             record = _records.Save(record with { Phase = MigrationPhase.Transferring });
@@ -116,8 +121,8 @@ public sealed partial class MigrationCoordinator
             var prepare = await client.PrepareAsync(new PrepareRequest { MigrationId = record.Id },
                 deadline: BulkDeadline(reply.ImageBytes) + _options.PeerTimeout, cancellationToken: cancel);
             _logger.LogInformation(
-                "Migration {Id}: dumped in {Dump} ms, offered in {Offer} ms, sent {Pages} pages in {Transfer} ms, {To} rebuilt in {Rebuild} ms and restored in {Restore} ms",
-                record.Id, (long)dumped.TotalMilliseconds, (long)(offered - dumped).TotalMilliseconds, pagesSent, (long)(transferred - offered).TotalMilliseconds,
+                "Migration {Id}: dumped in {Dump} ms, hashed in {Hash} ms, offered in {Offer} ms, sent {Pages} pages in {Transfer} ms, {To} rebuilt in {Rebuild} ms and restored in {Restore} ms",
+                record.Id, (long)dumped.TotalMilliseconds, (long)(hashed - dumped).TotalMilliseconds, (long)(offered - hashed).TotalMilliseconds, pagesSent, (long)(transferred - offered).TotalMilliseconds,
                 record.Peer, prepare.RebuildMicros / 1000, prepare.RestoreMicros / 1000);
         }
         catch (Exception ex) when (ex is RpcException or IOException or InvalidDataException or OperationCanceledException)
@@ -145,7 +150,14 @@ public sealed partial class MigrationCoordinator
         if (commit.Reply is { } committed)
         {
             reply.FreezeMicros = committed.Entry.FreezeMicros;
-            FinishSource(record);
+            // Off the total: the job runs at the destination; the dump's pages go into the store meanwhile.
+            var finished = record;
+            _finishing[record.Id] = true;
+            FillStoreInBackground(record.Id, DumpPages(record.Directory, images), () => FinishSource(finished), () =>
+            {
+                _finishing.TryRemove(finished.Id, out _);
+                _active.TryRemove(finished.Id, out _);
+            });
         }
         else
         {
@@ -185,6 +197,74 @@ public sealed partial class MigrationCoordinator
                 }
                 await Task.Delay(TimeSpan.FromMilliseconds(300), CancellationToken.None);
             }
+        }
+    }
+
+    /// <summary>
+    /// Store fills that run after a migration's decision, off its total time (the source's dump,
+    /// the destination's received pages), with the pages they are putting: until a fill is done
+    /// its pages count as held and are read from its files (<see cref="PendingPages"/>).
+    /// </summary>
+    /// <summary>Source migrations whose store fill runs in the background: they stay active (the recovery loop leaves them alone) until it is done.</summary>
+    private readonly ConcurrentDictionary<string, bool> _finishing = new(StringComparer.Ordinal);
+
+    private readonly ConcurrentDictionary<string, PendingPages> _storeFills = new(StringComparer.Ordinal);
+
+    private void FillStoreInBackground(string id, PendingPages? pending, Action fill, Action done)
+    {
+        if (pending != null)
+            _storeFills[id] = pending;
+        _ = Task.Run(() =>
+        {
+            try
+            {
+                fill();
+            }
+            catch (Exception ex)
+            {
+                _logger.LogWarning(ex, "Migration {Id}: filling the page store failed", id);
+            }
+            finally
+            {
+                _storeFills.TryRemove(id, out _);
+                pending?.Retire();
+                done();
+            }
+        });
+    }
+
+    /// <summary>Of the pages the store lacks, those that no fill under way is putting either.</summary>
+    private IReadOnlyList<PageHash> NotPending(IReadOnlyList<PageHash> missing)
+    {
+        var fills = _storeFills.Values.ToArray();
+        return fills.Length == 0 ? missing : [.. missing.Where(h => !fills.Any(f => f.Contains(h)))];
+    }
+
+    /// <summary>Where a page the store did not give may still be: a fill under way, or the store again (the fill may have finished meanwhile).</summary>
+    private sealed class PendingOrStore(MigrationCoordinator owner) : IPageSource
+    {
+        public bool TryGet(PageHash hash, Span<byte> page)
+        {
+            foreach (var fill in owner._storeFills.Values)
+            {
+                if (fill.TryGet(hash, page))
+                    return true;
+            }
+            return owner._store.TryGet(hash, page);
+        }
+    }
+
+    /// <summary>The dump's pages files, for <see cref="PendingPages"/>; null if they cannot be opened (the fill then simply runs).</summary>
+    private PendingPages? DumpPages(string directory, IReadOnlyList<ImageHashes> images)
+    {
+        try
+        {
+            return new PendingPages([.. images.Select(i => (Path.Combine(directory, i.Pagemap.PagesFileName), (IReadOnlyList<PageHash>)[.. i.Pages.Select(p => p.Hash)]))]);
+        }
+        catch (IOException ex)
+        {
+            _logger.LogWarning("Dump {Directory}: its pages are not offered while they go into the store: {Error}", directory, ex.Message);
+            return null;
         }
     }
 
@@ -272,7 +352,13 @@ public sealed partial class MigrationCoordinator
         return (await call.ResponseAsync, bytes);
     }
 
-    /// <summary>The image files but the pages images, then the missing pages; returns the payload bytes sent.</summary>
+    /// <summary>
+    /// The image files but the pages images (one call), and the missing pages, cut into as many
+    /// contiguous runs as the peer has connections (its bulk ones and the main one, which only
+    /// carries small calls besides) and sent on all of them at once (one HTTP/2 + TLS connection
+    /// runs on one core at a time); returns the payload bytes sent.
+    /// The first call to fail cancels the others, and its error is the one reported.
+    /// </summary>
     private async Task<long> TransferAsync(
         MigrationGrpc.MigrationClient client, MigrationRecord record, IReadOnlyList<ImageHashes> images, List<PageHash> missing, CancellationToken cancel)
     {
@@ -282,21 +368,109 @@ public sealed partial class MigrationCoordinator
             .Where(n => n.EndsWith(".img", StringComparison.Ordinal) && !n.StartsWith("pages-", StringComparison.Ordinal))
             .Order(StringComparer.Ordinal)
             .ToList();
-        var fileBytes = files.Sum(f => new FileInfo(Path.Combine(record.Directory, f)).Length);
-        // A transfer that stops moving (a cut link) is given up after one small-call bound, not at the end of the bulk deadline.
-        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        using var call = client.Transfer(deadline: BulkDeadline(fileBytes + ((long)missing.Count * PageRecord)), cancellationToken: stall.Token);
-        var slow = Faults.Has(FaultInjection.SlowTransfer);
-        long bytes = 0;
-        async Task Send(TransferChunk chunk, long payload)
+
+        // Where each missing page lies in the dump (its first copy).
+        var wanted = missing.ToHashSet();
+        var where = new Dictionary<PageHash, (int Image, long Offset)>(missing.Count);
+        for (var i = 0; i < images.Count; i++)
         {
-            stall.CancelAfter(_options.PeerTimeout);
-            await call.RequestStream.WriteAsync(chunk, stall.Token);
-            bytes += payload;
-            if (slow)
-                await Task.Delay(50, stall.Token);
+            for (var p = 0; p < images[i].Pages.Count; p++)
+            {
+                var hash = images[i].Pages[p].Hash;
+                if (wanted.Contains(hash))
+                    where.TryAdd(hash, (i, (long)p * Pagemap.PageSize));
+            }
         }
 
+        var bulk = _peers?.Find(record.Peer)?.BulkCallInvokers ?? [];
+        var clients = bulk.Select(i => new MigrationGrpc.MigrationClient(i)).Prepend(client).ToList();
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        Exception? first = null;
+        async Task<long> Guarded(Func<CancellationToken, Task<long>> send)
+        {
+            try
+            {
+                return await send(failed.Token);
+            }
+            catch (Exception ex)
+            {
+                Interlocked.CompareExchange(ref first, ex, null);
+                await failed.CancelAsync();
+                throw;
+            }
+        }
+
+        var handles = images.Select(i => File.OpenHandle(Path.Combine(record.Directory, i.Pagemap.PagesFileName), FileMode.Open, FileAccess.Read, FileShare.Read)).ToList();
+        try
+        {
+            var calls = new List<Task<long>> { Guarded(token => SendFilesAsync(client, record, files, token)) };
+            for (var s = 0; s < clients.Count; s++)
+            {
+                var from = (int)((long)missing.Count * s / clients.Count);
+                var to = (int)((long)missing.Count * (s + 1) / clients.Count);
+                if (to > from)
+                {
+                    var stream = clients[s];
+                    calls.Add(Guarded(token => SendPagesAsync(stream, record, images, handles, where, missing, from, to, token)));
+                }
+            }
+            try
+            {
+                return (await Task.WhenAll(calls)).Sum();
+            }
+            catch when (first != null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+                throw;
+            }
+        }
+        finally
+        {
+            foreach (var handle in handles)
+                handle.Dispose();
+        }
+    }
+
+    /// <summary>One Transfer call; a write that does not go out within one small-call bound (a cut link) gives the call up.</summary>
+    private sealed class TransferCall(MigrationGrpc.MigrationClient client, long bytes, MigrationCoordinator owner, CancellationToken cancel) : IDisposable
+    {
+        private readonly CancellationTokenSource _stall = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        private readonly bool _slow = owner.Faults.Has(FaultInjection.SlowTransfer);
+        private AsyncClientStreamingCall<TransferChunk, TransferReply>? _call;
+
+        public long Sent { get; private set; }
+
+        private AsyncClientStreamingCall<TransferChunk, TransferReply> Call
+            => _call ??= client.Transfer(deadline: owner.BulkDeadline(bytes), cancellationToken: _stall.Token);
+
+        public async Task SendAsync(TransferChunk chunk, long payload)
+        {
+            _stall.CancelAfter(owner._options.PeerTimeout);
+            await Call.RequestStream.WriteAsync(chunk, _stall.Token);
+            Sent += payload;
+            if (_slow)
+                await Task.Delay(50, _stall.Token);
+        }
+
+        public async Task<long> FinishAsync()
+        {
+            _stall.CancelAfter(Timeout.InfiniteTimeSpan);
+            await Call.RequestStream.CompleteAsync();
+            await Call.ResponseAsync;
+            return Sent;
+        }
+
+        public void Dispose()
+        {
+            _call?.Dispose();
+            _stall.Dispose();
+        }
+    }
+
+    private async Task<long> SendFilesAsync(MigrationGrpc.MigrationClient client, MigrationRecord record, List<string> files, CancellationToken cancel)
+    {
+        var fileBytes = files.Sum(f => new FileInfo(Path.Combine(record.Directory, f)).Length);
+        using var call = new TransferCall(client, fileBytes, this, cancel);
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
         try
         {
@@ -309,7 +483,7 @@ public sealed partial class MigrationCoordinator
                 {
                     var count = (int)Math.Min(ChunkBytes, length - offset);
                     PageHashes.ReadExactly(file, buffer.AsSpan(0, count), offset, name);
-                    await Send(new TransferChunk
+                    await call.SendAsync(new TransferChunk
                     {
                         MigrationId = record.Id,
                         File = name,
@@ -320,52 +494,64 @@ public sealed partial class MigrationCoordinator
                 }
                 while (offset < length);
             }
-
-            // Where each missing page lies in the dump (its first copy).
-            var wanted = missing.ToHashSet();
-            var where = new Dictionary<PageHash, (int Image, long Offset)>();
-            for (var i = 0; i < images.Count; i++)
-            {
-                for (var p = 0; p < images[i].Pages.Count; p++)
-                {
-                    var hash = images[i].Pages[p].Hash;
-                    if (wanted.Contains(hash))
-                        where.TryAdd(hash, (i, (long)p * Pagemap.PageSize));
-                }
-            }
-            var handles = images.Select(i => File.OpenHandle(Path.Combine(record.Directory, i.Pagemap.PagesFileName), FileMode.Open, FileAccess.Read, FileShare.Read)).ToList();
-            try
-            {
-                var filled = 0;
-                foreach (var hash in missing)
-                {
-                    var (image, offset) = where[hash];
-                    var slot = buffer.AsSpan(filled * PageRecord, PageRecord);
-                    hash.WriteTo(slot[..PageHash.Size]);
-                    PageHashes.ReadExactly(handles[image], slot[PageHash.Size..], offset, images[image].Pagemap.PagesFileName);
-                    if (++filled == PagesPerChunk)
-                    {
-                        await Send(new TransferChunk { MigrationId = record.Id, Pages = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled * PageRecord)) }, filled * PageRecord);
-                        filled = 0;
-                    }
-                }
-                if (filled > 0)
-                    await Send(new TransferChunk { MigrationId = record.Id, Pages = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled * PageRecord)) }, filled * PageRecord);
-            }
-            finally
-            {
-                foreach (var handle in handles)
-                    handle.Dispose();
-            }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-        stall.CancelAfter(Timeout.InfiniteTimeSpan);
-        await call.RequestStream.CompleteAsync();
-        await call.ResponseAsync;
-        return bytes;
+        return await call.FinishAsync();
+    }
+
+    /// <summary>Sends missing[from..to) as (hash, page) records; fills one message while the previous one goes out.</summary>
+    private async Task<long> SendPagesAsync(
+        MigrationGrpc.MigrationClient client, MigrationRecord record, IReadOnlyList<ImageHashes> images, List<Microsoft.Win32.SafeHandles.SafeFileHandle> handles,
+        Dictionary<PageHash, (int Image, long Offset)> where, List<PageHash> missing, int from, int to, CancellationToken cancel)
+    {
+        using var call = new TransferCall(client, (long)(to - from) * PageRecord, this, cancel);
+        byte[][] buffers = [ArrayPool<byte>.Shared.Rent(ChunkBytes), ArrayPool<byte>.Shared.Rent(ChunkBytes)];
+        Task? pending = null;
+        try
+        {
+            var which = 0;
+            for (var at = from; at < to;)
+            {
+                var buffer = buffers[which];
+                var filled = 0;
+                for (; filled < PagesPerChunk && at < to; filled++, at++)
+                {
+                    var hash = missing[at];
+                    var (image, offset) = where[hash];
+                    var slot = buffer.AsSpan(filled * PageRecord, PageRecord);
+                    hash.WriteTo(slot[..PageHash.Size]);
+                    PageHashes.ReadExactly(handles[image], slot[PageHash.Size..], offset, images[image].Pagemap.PagesFileName);
+                }
+                if (pending != null)
+                    await pending;
+                pending = call.SendAsync(new TransferChunk { MigrationId = record.Id, Pages = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled * PageRecord)) }, filled * PageRecord);
+                which ^= 1;
+            }
+            if (pending != null)
+                await pending;
+            pending = null;
+            return await call.FinishAsync();
+        }
+        finally
+        {
+            if (pending != null)
+            {
+                // A failed call: its write must be over before the buffer goes back to the pool.
+                try
+                {
+                    await pending;
+                }
+                catch (Exception)
+                {
+                    // Reported by the caller.
+                }
+            }
+            foreach (var buffer in buffers)
+                ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>

@@ -41,23 +41,31 @@ public static class PageHashes
             throw new InvalidDataException($"{pagesImagePath}: {length} bytes, but its pagemap lists {count} present pages ({count * Pagemap.PageSize} bytes)");
         }
 
+        // Chunks are hashed in parallel (each read and hashed by one worker): a dump is hashed
+        // while its job is frozen, so this is downtime.
+        var addresses = pagemap.PresentPageAddresses().ToArray();
         var result = new PageRef[count];
-        var buffer = new byte[ChunkBytes];
-        using var addresses = pagemap.PresentPageAddresses().GetEnumerator();
-        long index = 0;
-        long offset = 0;
-        while (offset < length)
-        {
-            var chunk = buffer.AsSpan(0, (int)Math.Min(ChunkBytes, length - offset));
-            ReadExactly(file, chunk, offset, pagesImagePath);
-            for (var pageStart = 0; pageStart < chunk.Length; pageStart += Pagemap.PageSize)
+        var chunks = (int)((length + ChunkBytes - 1) / ChunkBytes);
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            () => new byte[ChunkBytes],
+            (c, _, buffer) =>
             {
-                addresses.MoveNext();
-                result[index++] = new PageRef(addresses.Current, PageHash.Of(chunk.Slice(pageStart, Pagemap.PageSize)));
-            }
-            offset += chunk.Length;
-        }
+                var offset = (long)c * ChunkBytes;
+                var chunk = buffer.AsSpan(0, (int)Math.Min(ChunkBytes, length - offset));
+                ReadExactly(file, chunk, offset, pagesImagePath);
+                HashChunk(chunk, addresses, result, offset / Pagemap.PageSize);
+                return buffer;
+            },
+            _ => { });
         return result;
+    }
+
+    // Optimized at its first call: a daemon's first large dump must not run it as tier-0 code.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void HashChunk(ReadOnlySpan<byte> chunk, ulong[] addresses, PageRef[] result, long index)
+    {
+        for (var pageStart = 0; pageStart < chunk.Length; pageStart += Pagemap.PageSize, index++)
+            result[index] = new PageRef(addresses[index], PageHash.Of(chunk.Slice(pageStart, Pagemap.PageSize)));
     }
 
     internal static void ReadExactly(SafeFileHandle file, Span<byte> buffer, long offset, string what)
