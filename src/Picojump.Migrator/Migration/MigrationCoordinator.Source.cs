@@ -354,9 +354,9 @@ public sealed partial class MigrationCoordinator
 
     /// <summary>
     /// The image files but the pages images (one call), and the missing pages, cut into as many
-    /// contiguous runs as the peer has connections (its bulk ones and the main one, which only
-    /// carries small calls besides) and sent on all of them at once (one HTTP/2 + TLS connection
-    /// runs on one core at a time); returns the payload bytes sent.
+    /// contiguous runs as the peer has bulk connections and sent on all of them at once (one
+    /// HTTP/2 + TLS connection runs on one core at a time; the main one is left to names and
+    /// attributes, which must not queue behind pages); returns the payload bytes sent.
     /// The first call to fail cancels the others, and its error is the one reported.
     /// </summary>
     private async Task<long> TransferAsync(
@@ -383,7 +383,7 @@ public sealed partial class MigrationCoordinator
         }
 
         var bulk = _peers?.Find(record.Peer)?.BulkCallInvokers ?? [];
-        var clients = bulk.Select(i => new MigrationGrpc.MigrationClient(i)).Prepend(client).ToList();
+        var clients = bulk.Count > 0 ? bulk.Select(i => new MigrationGrpc.MigrationClient(i)).ToList() : [client];
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         Exception? first = null;
         async Task<long> Guarded(Func<CancellationToken, Task<long>> send)
