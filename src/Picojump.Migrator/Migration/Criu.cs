@@ -67,15 +67,16 @@ internal sealed class Criu(string? path)
         process.WaitForExit();
         if (process.ExitCode == 0)
             return;
-        var reason = FirstError(Path.Combine(directory, logName)) ?? error.Result.Trim().Split('\n').LastOrDefault() ?? "";
+        var reason = FirstError(directory, logName) ?? error.Result.Trim().Split('\n').LastOrDefault() ?? "";
         throw new CriuException($"criu {what} failed (exit {process.ExitCode}): {reason}");
     }
 
     /// <summary>The first "Error" line of a CRIU log, without its timestamp prefix.</summary>
-    private static string? FirstError(string log)
+    public static string? FirstError(string directory, string logName)
     {
         try
         {
+            var log = Path.Combine(directory, logName);
             if (!File.Exists(log))
                 return null;
             var line = File.ReadLines(log).FirstOrDefault(l => l.Contains("Error", StringComparison.Ordinal) && !l.Contains("rlimit", StringComparison.Ordinal));

@@ -32,7 +32,7 @@ internal static class HybridCriu
             while (true)
             {
                 if (dump.HasExited)
-                    throw new CriuException($"criu dump failed (exit {dump.ExitCode}): {FirstError(directory, "dump.log") ?? "no reason logged"}");
+                    throw new CriuException($"criu dump failed (exit {dump.ExitCode}): {Criu.FirstError(directory, "dump.log") ?? "no reason logged"}");
                 // Connecting is the probe: CRIU serves one session, and this is the one.
                 if (IsListening(port))
                 {
@@ -66,7 +66,7 @@ internal static class HybridCriu
         while (!File.Exists(Path.Combine(directory, "lazy-pages.socket")))
         {
             if (daemon.HasExited)
-                throw new CriuException($"criu lazy-pages failed (exit {daemon.ExitCode}): {FirstError(directory, "lazy-pages.log") ?? "no reason logged"}");
+                throw new CriuException($"criu lazy-pages failed (exit {daemon.ExitCode}): {Criu.FirstError(directory, "lazy-pages.log") ?? "no reason logged"}");
             if (clock.Elapsed > TimeSpan.FromSeconds(30))
             {
                 Kill(daemon);
@@ -90,7 +90,7 @@ internal static class HybridCriu
         }
         restore.WaitForExit();
         if (restore.ExitCode != 0)
-            throw new CriuException($"criu restore failed (exit {restore.ExitCode}): {FirstError(directory, "restore.log") ?? "no reason logged"}");
+            throw new CriuException($"criu restore failed (exit {restore.ExitCode}): {Criu.FirstError(directory, "restore.log") ?? "no reason logged"}");
         return int.Parse(File.ReadAllText(pidFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture);
     }
 
@@ -146,26 +146,6 @@ internal static class HybridCriu
             }
         }
         return killed;
-    }
-
-    /// <summary>The first "Error" line of a CRIU log, without its timestamp prefix.</summary>
-    public static string? FirstError(string directory, string log)
-    {
-        try
-        {
-            var path = Path.Combine(directory, log);
-            if (!File.Exists(path))
-                return null;
-            var line = File.ReadLines(path).FirstOrDefault(l => l.Contains("Error", StringComparison.Ordinal) && !l.Contains("rlimit", StringComparison.Ordinal));
-            if (line == null)
-                return null;
-            var close = line.IndexOf(')', StringComparison.Ordinal);
-            return (close > 0 && line.StartsWith('(') ? line[(close + 1)..] : line).Trim();
-        }
-        catch (IOException)
-        {
-            return null;
-        }
     }
 
     private static Process Start(string criu, string directory, params string[] arguments)
