@@ -317,8 +317,12 @@ public sealed partial class MigrationCoordinator
         MigrationGrpc.MigrationClient client, MigrationRecord record, JobRecord job, IReadOnlyList<ImageHashes> images, CancellationToken cancel)
     {
         long bytes = 0;
-        var hashBytes = images.Sum(i => (long)i.Pages.Count) * PageHash.Size;
-        using var call = client.Offer(deadline: BulkDeadline(hashBytes), cancellationToken: cancel);
+        // The destination looks up every page in its store, from disk for a large one: its
+        // answer may take as long as reading the pages would (a 2 GiB return trip took longer
+        // than the hash list's own deadline), as long as heartbeats still reach it.
+        var pages = images.Sum(i => (long)i.Pages.Count);
+        using var watch = new PeerWatch(_peers?.Find(record.Peer), cancel);
+        using var call = client.Offer(deadline: BulkDeadline(pages * (PageHash.Size + Pagemap.PageSize)), cancellationToken: watch.Token);
         var header = new OfferHeader { MigrationId = record.Id, SourceHost = HostName, JobJson = JobJson(job), StartedUnixMs = record.StartedUnixMs };
         bytes += header.CalculateSize();
         await call.RequestStream.WriteAsync(new OfferChunk { Header = header }, cancel);
@@ -349,7 +353,14 @@ public sealed partial class MigrationCoordinator
             ArrayPool<byte>.Shared.Return(buffer);
         }
         await call.RequestStream.CompleteAsync();
-        return (await call.ResponseAsync, bytes);
+        try
+        {
+            return (await call.ResponseAsync, bytes);
+        }
+        catch (RpcException) when (watch.PeerLost)
+        {
+            throw new IOException($"{record.Peer} became unreachable while it looked up the offered pages");
+        }
     }
 
     /// <summary>
