@@ -29,9 +29,11 @@ public static class HostConfig
             peers = facts.Peers.Select(p => new { name = p.Host, address = $"{p.Address}:{PeerPort}" }),
             cacheDir = host.Cache,
             stateDir = host.State,
-            // Its own page store (under its state), small enough for several hosts on one machine.
+            // Its own page store (under its state). The bound only costs disk when used: 6 GiB
+            // keeps a 2 GiB job's pages beside others, so that its return trip finds them (at
+            // 2 GiB the job's last pages evicted its first, and a return carried everything).
             pageStoreDir = Path.Combine(host.State, "pages"),
-            pageStoreSizeMiB = 2048,
+            pageStoreSizeMiB = 6144,
             tls = new { ca = facts.Tls.Authority, cert = facts.Tls.Certificate, key = facts.Tls.Key },
         });
         WriteJson(host.ClusterConfig, facts);
