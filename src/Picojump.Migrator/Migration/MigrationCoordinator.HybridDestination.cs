@@ -20,6 +20,8 @@ namespace Picojump.Migrator.Migration;
 // kernel to fill its missing pages with zeros) and reported lost.
 public sealed partial class MigrationCoordinator
 {
+    private const double SlowestHashingBytesPerSecond = 256 << 20;
+
     private sealed class HybridIncoming : IAsyncDisposable
     {
         public required string Id { get; init; }
@@ -118,7 +120,7 @@ public sealed partial class MigrationCoordinator
                 var writer = new HybridPageWriter(_store);
                 var upstream = new HybridSourcePages(new IPEndPoint(sourceAddress, announced.Port), header.Token.ToByteArray(), _options.LazySourcePatience,
                     _options.PeerTimeout, _options.MinimumBytesPerSecond, reason => HybridLost(id, reason), _logger);
-                var pages = new HybridLazyPages(_store, new StoringPageSource(upstream, writer), TimeSpan.FromSeconds(1));
+                var pages = new HybridLazyPages(_store, new StoringPageSource(upstream, writer), HashWait(lazyPages));
                 var server = new LazyPageServer(pages, new IPEndPoint(IPAddress.Loopback, 0), _logger);
                 session = new HybridIncoming
                 {
@@ -171,6 +173,15 @@ public sealed partial class MigrationCoordinator
             Gate(id).Release();
         }
     }
+
+    /// <summary>
+    /// How long CRIU's background fill waits for the source's hashes before it fetches pages
+    /// unchecked: the time to hash the lazy pages at a slow rate (a loaded source), plus a
+    /// second. A fixed second was too short for a 2 GiB job: its return trip fetched every page
+    /// although this host's store held 90% of them.
+    /// </summary>
+    private static TimeSpan HashWait(long lazyPages)
+        => TimeSpan.FromSeconds(1 + lazyPages * (double)Pagemap.PageSize / SlowestHashingBytesPerSecond);
 
     /// <summary>S -> D: the hashes of the frozen job's lazy pages, once S has read them.</summary>
     public async Task<HybridHashesReply> HybridHashesAsync(IAsyncStreamReader<HybridChunk> stream, CancellationToken cancel)
