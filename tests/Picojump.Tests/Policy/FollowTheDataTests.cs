@@ -11,7 +11,7 @@ namespace Picojump.Tests.Policy;
 /// The locality policy at work in a 3-host dev cluster with its default settings: three bash
 /// loops started on h1 that read a file owned by h2 over and over. The free one moves to h2 by
 /// itself and its bytes are then local; the pinned one and the one with the policy off stay,
-/// and status says why.
+/// and status says why. A fourth job, idle, pinned to h3 after it started, goes there.
 /// </summary>
 public sealed class FollowTheDataTests(DevClusterFixture fixture, ITestOutputHelper output) : IClassFixture<DevClusterFixture>
 {
@@ -35,6 +35,8 @@ public sealed class FollowTheDataTests(DevClusterFixture fixture, ITestOutputHel
         var mover = Run(null, Reader("go"));
         var pin = _cluster.Job("h3", pinned);
         Assert.Equal("h1", pin.GetProperty("pinnedHost").GetString());
+        var idle = Run(null, "while true; do sleep 1; done");
+        Assert.Equal($"job {idle} on h1: pinned to h3, policy on\n", _cluster.Pjctl.Check("--host", "h2", "pin", idle, "h3").Output);
 
         var clock = Stopwatch.StartNew();
         _cluster.Union.ShOk("h2", $"touch {dir}/go");
@@ -44,6 +46,10 @@ public sealed class FollowTheDataTests(DevClusterFixture fixture, ITestOutputHel
         var move = Assert.Single(_cluster.Job("h1", mover).GetProperty("migrations").EnumerateArray());
         Assert.Equal("h1", move.GetProperty("fromHost").GetString());
         output.WriteLine($"freeze {MigrateCluster.Long(move, "freezeMicros") / 1000.0:0} ms, {MigrateCluster.Long(move, "bytes")} bytes");
+
+        Assert.True(UnionCluster.PollUntil(MoveLimit, () => _cluster.Job("h2", idle).GetProperty("host").GetString() == "h3", TimeSpan.FromMilliseconds(500)) != null,
+            $"job {idle}, pinned to h3, is still on h1");
+        Assert.Equal("h1", Assert.Single(_cluster.Job("h2", idle).GetProperty("migrations").EnumerateArray()).GetProperty("fromHost").GetString());
 
         // At h2, over the window: most bytes local (a window counts only what the job did since it arrived).
         JsonElement locality = default;
@@ -90,7 +96,7 @@ public sealed class FollowTheDataTests(DevClusterFixture fixture, ITestOutputHel
         Assert.Equal("pjctl: unknown host h9 (the cluster has h1, h2, h3)\n", unknownHost.Error);
         Assert.Equal(2, _cluster.Pjctl.Run(["--host", "h1", "policy", mover, "maybe"]).ExitCode);
 
-        foreach (var id in new[] { mover, pinned, off })
+        foreach (var id in new[] { mover, pinned, off, idle })
             _cluster.Pjctl.Check("--host", "h3", "kill", id);
     }
 
