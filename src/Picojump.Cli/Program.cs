@@ -13,7 +13,9 @@ var root = new Option<string?>("--root")
     Recursive = true,
 };
 var devcluster = DevClusterCommands.Create(root);
-var command = new RootCommand("pjctl: control and inspect Picojump") { host, root, StatusCommand.Create(), OwnerCommand.Create(), CaCommands.Create(), devcluster };
+var command = new RootCommand("pjctl: control and inspect Picojump") { host, root, OwnerCommand.Create(), CaCommands.Create(), devcluster };
+foreach (var statusCommand in StatusCommand.Create())
+    command.Subcommands.Add(statusCommand);
 foreach (var jobCommand in JobCommands.Create())
     command.Subcommands.Add(jobCommand);
 

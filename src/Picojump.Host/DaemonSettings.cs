@@ -66,6 +66,9 @@ public sealed record DaemonSettings
     /// <summary>Hybrid migration: how long a destination keeps asking an unreachable source for missing pages before the job is declared lost.</summary>
     public double HybridPatienceSeconds { get; init; } = 60;
 
+    /// <summary>The locality policy: whether and how this host moves its jobs towards their data.</summary>
+    public PolicySettings Policy { get; init; } = new();
+
     /// <summary>The Unix socket of the control API (pjctl); only root may connect.</summary>
     public string ControlSocket { get; init; } = DefaultControlSocket;
 
@@ -121,6 +124,7 @@ public sealed record DaemonSettings
             "controlSocket" when value.ValueKind == JsonValueKind.String && IsSocketPath(value.GetString()!) => this with { ControlSocket = value.GetString()! },
             "peers" => this with { Peers = PeerSetting.Parse(value, $"config file {path}", property.Name) },
             "tls" => this with { Tls = TlsSettings.Parse(value, $"config file {path}", property.Name) },
+            "policy" => this with { Policy = PolicySettings.Parse(value, $"config file {path}", property.Name) },
             "hostName" => throw new SettingsException($"{Where()} must be a non-empty string"),
             "listen" => throw new SettingsException($"{Where()} must be \"ADDRESS:PORT\" with an IP address and a port from 1 to 65535"),
             "export" or "mountpoint" => throw new SettingsException($"{Where()} must be a path string"),

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Picojump.Migrator.Jobs;
 using Picojump.Migrator.Migration;
+using Picojump.Migrator.Policy;
 
 namespace Picojump.Host;
 
@@ -14,4 +15,10 @@ public sealed class JobMonitorService(JobManager jobs) : BackgroundService
 public sealed class MigrationRecoveryService(MigrationCoordinator migrations) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() => migrations.RunRecoveryAsync(stoppingToken), stoppingToken);
+}
+
+/// <summary>Moves this host's jobs towards their data: see <see cref="PolicyRunner"/>.</summary>
+public sealed class PolicyService(PolicyRunner policy) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() => policy.RunAsync(stoppingToken), stoppingToken);
 }

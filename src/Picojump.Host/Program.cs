@@ -15,6 +15,7 @@ using Picojump.Host.Control;
 using Picojump.Migrator.Jobs;
 using Picojump.Migrator.Migration;
 using Picojump.Migrator.Pages;
+using Picojump.Migrator.Policy;
 
 var exportOption = new Option<string?>("--export") { Description = "Directory this host exports into /pj" };
 var mountpointOption = new Option<string?>("--mountpoint") { Description = "Where to mount the namespace (usually /pj)" };
@@ -159,9 +160,22 @@ if (settings.Listen != null)
         LazySourcePatience = TimeSpan.FromSeconds(settings.HybridPatienceSeconds),
     }, loggerFactory.CreateLogger<MigrationCoordinator>());
     builder.Services.AddSingleton(migrations);
+    builder.Services.AddSingleton(pageStore);
+    if (peerService != null)
+        peerService.Usage = () => (blockCache?.Stats.BytesCached ?? 0, pageStore.Stats.BytesStored);
     builder.Services.AddHostedService<MigrationRecoveryService>();
 }
-builder.Services.AddSingleton(new JobRouter(jobManager, peers, migrations));
+var policy = new PolicyRunner(new PolicyEngine(settings.Policy.ToOptions(), TimeProvider.System), new PolicyRunnerOptions
+{
+    Enabled = settings.Policy.Enabled,
+    Interval = TimeSpan.FromSeconds(settings.Policy.IntervalSeconds),
+    Mode = settings.Policy.Mode == "hybrid" ? Picojump.Protos.Migration.Mode.Hybrid : Picojump.Protos.Migration.Mode.Eager,
+    BytesPerSecond = settings.Policy.BandwidthMiBps * (1 << 20),
+    FirstFreeze = TimeSpan.FromSeconds(settings.Policy.FreezeSeconds),
+}, jobManager, accounting, peers, migrations, loggerFactory.CreateLogger<PolicyRunner>());
+builder.Services.AddSingleton(policy);
+builder.Services.AddHostedService<PolicyService>();
+builder.Services.AddSingleton(new JobRouter(jobManager, peers, migrations, policy));
 builder.Services.AddSingleton(new FuseServerOptions
 {
     Passthrough = settings.Passthrough,

@@ -4,8 +4,8 @@ using Picojump.Protos.Control;
 
 namespace Picojump.Cli.Control;
 
-/// <summary>`pjctl status` for people: the daemon, its peers, its cache and its jobs, in 80 columns.</summary>
-public static class StatusTable
+/// <summary>`pjctl status`, `hosts` and `cache` for people, in 80 columns.</summary>
+public static partial class StatusTable
 {
     private const int JobWidth = 26;
     private const int Width = 80;
@@ -15,45 +15,53 @@ public static class StatusTable
         var text = new StringBuilder();
         var up = now - DateTimeOffset.FromUnixTimeMilliseconds(reply.StartedUnixMs);
         text.AppendLine(Fit($"{reply.HostName}: {reply.Mountpoint} serves {reply.Export}, picojumpd up {Duration(up)}"));
+        text.AppendLine().AppendLine("HOSTS").Append(Hosts(reply));
+        text.AppendLine().AppendLine(reply.Cache is { } cache ? CacheLine(cache) : "CACHE  none on this host");
+        text.AppendLine(reply.PageStore is { } store ? PageStoreLine(store) : "PAGES  no page store on this host");
+        text.AppendLine().AppendLine(PolicyLine(reply.Policy));
+        Locality(text, reply, now);
+        Access(text, reply);
+        return text.ToString();
+    }
 
-        text.AppendLine().AppendLine("HOSTS");
-        if (reply.Hosts.Count == 0)
-            text.AppendLine("  none: this host runs alone");
-        else
-            text.AppendLine($"  {"NAME",-12} {"ADDRESS",-24} {"REACHABLE",-9} {"RTT",10} {"LOAD",6}");
+    /// <summary>This host first, then its peers: reachable, round trip, load, block cache and page store bytes.</summary>
+    public static string Hosts(StatusReply reply)
+    {
+        var text = new StringBuilder();
+        text.AppendLine($"  {"NAME",-12} {"ADDRESS",-21} {"REACHABLE",-9} {"RTT",9} {"LOAD",5} {"CACHE",7} {"PAGES",7}");
+        text.AppendLine($"  {Cut(reply.HostName, 12),-12} {"(this host)",-21} {"-",-9} {"-",9} {reply.LoadAverage,5:0.00} {Bytes(reply.Cache?.BytesUsed ?? 0),7} {Bytes(reply.PageStore?.BytesStored ?? 0),7}");
         foreach (var host in reply.Hosts)
         {
             var rtt = host.HasRttMicros ? $"{host.RttMicros / 1000.0:0.00} ms" : "-";
-            text.AppendLine($"  {Cut(host.Name, 12),-12} {Cut(host.Address, 24),-24} {(host.Reachable ? "yes" : "no"),-9} {rtt,10} {host.LoadAverage,6:0.00}");
+            text.AppendLine($"  {Cut(host.Name, 12),-12} {Cut(host.Address, 21),-21} {(host.Reachable ? "yes" : "no"),-9} {rtt,9} {host.LoadAverage,5:0.00} {Bytes(host.CacheBytes),7} {Bytes(host.PageStoreBytes),7}");
             if (host.Error.Length > 0)
                 text.AppendLine(Fit($"    {host.Error}"));
         }
-
-        text.AppendLine().AppendLine(reply.Cache is { } cache ? CacheLine(cache) : "CACHE  none on this host");
-
-        text.AppendLine().AppendLine("JOBS (since first seen)");
-        if (reply.Jobs.Count == 0)
-            text.AppendLine("  none has touched the mount yet");
-        else
-            text.AppendLine($"  {"JOB",-JobWidth} {"OWNER",-12} {"OPS",9} {"READ",8} {"WRITTEN",8} {"AVG REMOTE",10}");
-        foreach (var job in reply.Jobs)
-        {
-            var label = job.Label;
-            foreach (var owner in job.Totals)
-            {
-                var latency = owner.RemoteOps == 0 ? "-" : $"{owner.RemoteLatencyAvgMicros / 1000.0:0.00} ms";
-                text.AppendLine($"  {Cut(label, JobWidth),-JobWidth} {Cut(owner.OwnerHost, 12),-12} {owner.Ops,9} {Bytes(owner.BytesRead),8} {Bytes(owner.BytesWritten),8} {latency,10}");
-                label = "";
-            }
-        }
         return text.ToString();
     }
+
+    public static string Cache(StatusReply reply)
+        => (reply.Cache is { } cache ? CacheLine(cache) : "CACHE  none on this host") + "\n"
+            + (reply.PageStore is { } store ? PageStoreLine(store) : "PAGES  no page store on this host") + "\n";
 
     private static string CacheLine(CacheStatus cache)
     {
         var lookups = cache.Hits + cache.Misses;
         var ratio = lookups == 0 ? "no reads yet" : $"{100.0 * cache.Hits / lookups:0}% hits";
         return Fit($"CACHE  {Bytes(cache.BytesUsed)} used, {cache.Hits} hits, {cache.Misses} misses ({ratio}), {cache.Evictions} evictions");
+    }
+
+    private static string PageStoreLine(PageStoreStatus store)
+        => Fit($"PAGES  {Bytes(store.BytesStored)} stored, {store.Puts} puts, {store.Hits} hits, {store.Misses} misses, {store.Evictions} evictions");
+
+    private static string PolicyLine(PolicyStatus? policy)
+    {
+        if (policy == null)
+            return "POLICY unknown";
+        if (!policy.Enabled)
+            return "POLICY off on this host: its jobs move only when asked";
+        return Fit(string.Create(CultureInfo.InvariantCulture,
+            $"POLICY on: every {policy.IntervalSeconds:0.#} s over {policy.WindowSeconds:0.#} s, margin x{policy.MarginFactor:0.##} + {policy.MarginSeconds:0.#} s, cooldown {policy.CooldownSeconds:0} s, {policy.Mode}"));
     }
 
     private static string Duration(TimeSpan span) => span switch

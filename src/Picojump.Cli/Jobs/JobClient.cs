@@ -17,9 +17,9 @@ public sealed class JobClient(string socketPath) : IDisposable
 
     private Protos.Control.Control.ControlClient Client => new(_channel);
 
-    public JobInfo Run(string? host, string? name, IReadOnlyList<string> command, string workingDirectory)
+    public JobInfo Run(string? host, string? name, IReadOnlyList<string> command, string workingDirectory, bool pin = false)
     {
-        var job = new RunJobRequest { Name = name ?? "", WorkingDirectory = workingDirectory };
+        var job = new RunJobRequest { Name = name ?? "", WorkingDirectory = workingDirectory, Pin = pin };
         if (Umask() is { } umask)
             job.Umask = umask;
         job.Command.AddRange(command);
@@ -35,6 +35,17 @@ public sealed class JobClient(string socketPath) : IDisposable
     /// <summary>The daemon bounds a forwarded migration at 30 minutes.</summary>
     public Protos.Migration.MigrateReply Migrate(string job, string host, Protos.Migration.Mode mode)
         => Call("migrate", () => Client.Migrate(new MigrateRequest { Job = job, Host = host, Mode = mode }, deadline: DateTime.UtcNow + TimeSpan.FromMinutes(31)));
+
+    /// <summary>Pins (<paramref name="pin"/> a host), unpins (empty) or leaves the pin (null); turns the policy on, off, or leaves it (null).</summary>
+    public JobInfo SetPolicy(string job, string? pin, bool? enabled)
+    {
+        var request = new SetPolicyRequest { Job = job };
+        if (pin != null)
+            request.PinnedHost = pin;
+        if (enabled is { } on)
+            request.PolicyEnabled = on;
+        return Call("policy", () => Client.SetPolicy(request, deadline: DateTime.UtcNow + RunDeadline).Job);
+    }
 
     /// <summary>No deadline: a job may run for days.</summary>
     public Task<JobInfo> WaitAsync(string job, CancellationToken cancel = default)

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using Google.Protobuf;
 using Picojump.Cli.Control;
 using Picojump.Cli.Infrastructure;
 using Picojump.Protos.Control;
@@ -21,6 +20,8 @@ public static class JobCommands
         yield return Kill();
         yield return Wait();
         yield return Migrate();
+        foreach (var command in PolicyCommands.Create())
+            yield return command;
     }
 
     private static Command Migrate()
@@ -46,7 +47,7 @@ public static class JobCommands
             using var client = new JobClient(ControlClient.SocketPath(result.GetValue(socket)));
             var reply = client.Migrate(result.GetValue(job)!, result.GetValue(host)!, chosen == "hybrid" ? Protos.Migration.Mode.Hybrid : Protos.Migration.Mode.Eager);
             if (result.GetValue(json))
-                Console.Out.WriteLine(new JsonFormatter(JsonFormatter.Settings.Default.WithFormatDefaultValues(true).WithIndentation()).Format(reply));
+                Console.Out.WriteLine(JsonOutput.Format(reply));
             if (!reply.Moved)
             {
                 Console.Error.WriteLine($"pjctl: job {reply.JobId} did not move to {reply.ToHost}: {reply.Error}");
@@ -78,22 +79,24 @@ public static class JobCommands
         return migrate;
     }
 
-    private static Option<string?> SocketOption() => new("--socket")
+    public static Option<string?> SocketOption() => new("--socket")
     {
         Description = $"The daemon's control socket (default: \"controlSocket\" in {ControlClient.DaemonConfig}, else {ControlClient.DefaultSocket})",
     };
 
-    private static Argument<string> JobArgument() => new("job") { Description = "The job's id, a unique prefix of it, or its name" };
+    public static Argument<string> JobArgument() => new("job") { Description = "The job's id, a unique prefix of it, or its name" };
 
     private static Command Run()
     {
         var on = new Option<string?>("--on") { Description = "The host to run it on (default: this one)" };
         var name = new Option<string?>("--name") { Description = "A name to find the job by" };
+        var pin = new Option<bool>("--pin") { Description = "Pin the job to the host it starts on: the locality policy never moves it" };
+        var json = new Option<bool>("--json") { Description = "Print the started job as JSON instead of its id" };
         var socket = SocketOption();
         var command = new Argument<string[]>("command") { Description = "The program and its arguments, after --", Arity = ArgumentArity.OneOrMore };
         var run = new Command("run", "Start a job (its own PID namespace and session; output under /pj/.picojump/jobs/ID/); prints its id")
         {
-            on, name, socket, command,
+            on, name, pin, json, socket, command,
         };
         run.SetAction(result =>
         {
@@ -102,8 +105,8 @@ public static class JobCommands
             var cwd = Environment.CurrentDirectory.TrimEnd('/');
             var workingDirectory = cwd == mountpoint || cwd.StartsWith(mountpoint + "/", StringComparison.Ordinal) ? cwd : "";
             using var client = new JobClient(ControlClient.SocketPath(result.GetValue(socket)));
-            var job = client.Run(result.GetValue(on), result.GetValue(name), result.GetValue(command)!, workingDirectory);
-            Console.Out.WriteLine(job.Id);
+            var job = client.Run(result.GetValue(on), result.GetValue(name), result.GetValue(command)!, workingDirectory, result.GetValue(pin));
+            Console.Out.WriteLine(result.GetValue(json) ? JsonOutput.Format(job) : job.Id);
             return 0;
         });
         return run;
@@ -119,7 +122,7 @@ public static class JobCommands
             using var client = new JobClient(ControlClient.SocketPath(result.GetValue(socket)));
             var reply = client.Ps();
             if (result.GetValue(json))
-                Console.Out.WriteLine(new JsonFormatter(JsonFormatter.Settings.Default.WithFormatDefaultValues(true).WithIndentation()).Format(reply));
+                Console.Out.WriteLine(JsonOutput.Format(reply));
             else
                 Console.Out.Write(JobTable.Format(reply, DateTimeOffset.UtcNow));
             if (reply.UnreachableHosts.Count > 0)

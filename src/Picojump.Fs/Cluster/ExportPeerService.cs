@@ -29,6 +29,9 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
     /// <summary>Random per start: a peer that sees it change drops its handles and caches.</summary>
     public ulong Incarnation { get; } = BinaryPrimitives.ReadUInt64LittleEndian(RandomNumberGenerator.GetBytes(8));
 
+    /// <summary>What this host keeps for others, for the heartbeat: its block cache's and page store's bytes.</summary>
+    public Func<(long CacheBytes, long PageStoreBytes)>? Usage { get; set; }
+
     public ExportPeerService(string exportDirectory, string hostName)
     {
         _root = ExportRoot.Open(exportDirectory);
@@ -52,7 +55,14 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
     {
         // /proc/loadavg: "0.52 0.58 0.59 1/467 12345"
         var first = File.ReadAllText("/proc/loadavg").Split(' ')[0];
-        return Task.FromResult(new HeartbeatReply { Incarnation = Incarnation, LoadAverage = double.Parse(first, System.Globalization.CultureInfo.InvariantCulture) });
+        var (cache, pages) = Usage?.Invoke() ?? (0, 0);
+        return Task.FromResult(new HeartbeatReply
+        {
+            Incarnation = Incarnation,
+            LoadAverage = double.Parse(first, System.Globalization.CultureInfo.InvariantCulture),
+            CacheBytes = cache,
+            PageStoreBytes = pages,
+        });
     }
 
     public override Task<EntryReply> Lookup(PathRequest request, ServerCallContext context) => Task.FromResult(Lookup(request.Path));

@@ -13,7 +13,8 @@ public interface IClusterStatusSource
 
 /// <summary>
 /// One peer as last seen. <paramref name="RoundTrip"/> and <paramref name="LastSeen"/> are null
-/// until it has answered once; <paramref name="Error"/> says why it is unreachable.
+/// until it has answered once; <paramref name="Error"/> says why it is unreachable; the byte counts
+/// are those of its last heartbeat.
 /// </summary>
 public sealed record PeerStatus(
     string Name,
@@ -23,7 +24,9 @@ public sealed record PeerStatus(
     double LoadAverage,
     ulong Incarnation,
     DateTimeOffset? LastSeen,
-    string? Error);
+    string? Error,
+    long CacheBytes = 0,
+    long PageStoreBytes = 0);
 
 /// <summary>The live status: the peer set's heartbeat view and the block cache's counters (either may be absent).</summary>
 public sealed class ClusterStatus(PeerSet? peers, BlockCache? cache) : IClusterStatusSource

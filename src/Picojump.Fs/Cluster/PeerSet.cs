@@ -64,7 +64,7 @@ public sealed class PeerSet : IDisposable
                 var reply = await peer.Client.HeartbeatAsync(request, peer.Options(_stop.Token));
                 var wasUp = peer.Reachable;
                 var previous = peer.Status.Incarnation;
-                peer.MarkUp(Stopwatch.GetElapsedTime(started), reply.LoadAverage, reply.Incarnation);
+                peer.MarkUp(Stopwatch.GetElapsedTime(started), reply);
                 if (!wasUp)
                     _logger.LogInformation("Peer {Peer} at {Address} is reachable", peer.Name, peer.Address);
                 if (previous != 0 && previous != reply.Incarnation)

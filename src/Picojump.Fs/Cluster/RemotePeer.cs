@@ -94,8 +94,12 @@ public sealed class RemotePeer : IDisposable
         return ex.StatusCode == StatusCode.DeadlineExceeded ? Errno.ETIMEDOUT : Errno.EIO;
     }
 
-    internal void MarkUp(TimeSpan roundTrip, double load, ulong incarnation)
-        => _status = _status with { Reachable = true, RoundTrip = roundTrip, LoadAverage = load, Incarnation = incarnation, LastSeen = DateTimeOffset.UtcNow, Error = null };
+    internal void MarkUp(TimeSpan roundTrip, HeartbeatReply reply)
+        => _status = _status with
+        {
+            Reachable = true, RoundTrip = roundTrip, LoadAverage = reply.LoadAverage, Incarnation = reply.Incarnation,
+            LastSeen = DateTimeOffset.UtcNow, Error = null, CacheBytes = reply.CacheBytes, PageStoreBytes = reply.PageStoreBytes,
+        };
 
     internal void MarkDown(string error) => _status = _status with { Reachable = false, Error = error };
 

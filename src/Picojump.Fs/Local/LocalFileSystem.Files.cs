@@ -109,6 +109,15 @@ public sealed unsafe partial class LocalFileSystem
         return Errno.OK;
     }
 
+    /// <summary>The size of the file behind a passthrough handle, whose reads never reach us; 0 for a handle we serve.</summary>
+    public unsafe long PassthroughSize(ulong fh)
+    {
+        if (_files.Find(fh) is not { Passthrough: true } handle)
+            return 0;
+        Stat st;
+        return LibC.fstat(handle.Fd, &st) == 0 ? st.Size : 0;
+    }
+
     public Errno Read(in FuseInHeader header, in FuseReadIn input, Span<byte> buffer, out int length)
     {
         length = 0;

@@ -25,8 +25,10 @@ public sealed partial class UnionFileSystem
         if (node.LocalId != 0)
         {
             var error = _local.Open(At(in header, node.LocalId), in input, out output);
+            // Passthrough reads never reach us: a reader is counted at open as reading the whole file.
+            var reads = (input.Flags & OpenFlags.O_ACCMODE) != OpenFlags.O_WRONLY;
             if (error == Errno.OK)
-                Account(in header, _options.HostName, 0, 0, TimeSpan.Zero);
+                Account(in header, _options.HostName, reads ? _local.PassthroughSize(output.Fh) : 0, 0, TimeSpan.Zero);
             return error;
         }
         return OpenRemote(in header, node, input.Flags, out output);

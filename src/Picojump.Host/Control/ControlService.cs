@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Grpc.Core;
 using Picojump.Fs.Accounting;
 using Picojump.Fs.Cluster;
+using Picojump.Migrator.Pages;
 using Picojump.Protos.Control;
 using Picojump.Protos.Jobs;
 
@@ -12,11 +13,12 @@ public sealed class ControlService(
     DaemonSettings settings,
     AccessAccounting accounting,
     IClusterStatusSource cluster,
-    JobRouter jobs) : Protos.Control.Control.ControlBase
+    JobRouter jobs,
+    PageStore? pageStore = null) : Protos.Control.Control.ControlBase
 {
     private readonly DateTimeOffset _started = new(Process.GetCurrentProcess().StartTime.ToUniversalTime());
 
-    public override Task<StatusReply> Status(StatusRequest request, ServerCallContext context)
+    public override async Task<StatusReply> Status(StatusRequest request, ServerCallContext context)
     {
         var window = request.WindowSeconds == 0 ? AccessAccounting.MaxWindowSeconds : (int)Math.Min(request.WindowSeconds, AccessAccounting.MaxWindowSeconds);
         var snapshot = accounting.Snapshot(TimeSpan.FromSeconds(window));
@@ -27,13 +29,23 @@ public sealed class ControlService(
             Export = settings.Export ?? "",
             StartedUnixMs = _started.ToUnixTimeMilliseconds(),
             WindowSeconds = (uint)snapshot.Window.TotalSeconds,
+            Policy = StatusMapping.ToPolicy(settings.Policy),
+            LoadAverage = StatusMapping.LoadAverage(),
         };
+        if (pageStore != null)
+            reply.PageStore = StatusMapping.ToPageStore(pageStore.Stats);
         reply.Hosts.AddRange(cluster.Peers.Select(StatusMapping.ToHost));
         if (cluster.Cache is { } cache)
             reply.Cache = StatusMapping.ToCache(cache);
         reply.Jobs.AddRange(snapshot.Jobs.Select(StatusMapping.ToJob));
-        return Task.FromResult(reply);
+        var managed = await jobs.PsAsync(context.CancellationToken);
+        reply.ManagedJobs.AddRange(managed.Jobs);
+        reply.UnreachableHosts.AddRange(managed.UnreachableHosts);
+        return reply;
     }
+
+    public override async Task<SetJobPolicyReply> SetPolicy(SetPolicyRequest request, ServerCallContext context)
+        => new() { Job = await jobs.SetPolicyAsync(request, context.CancellationToken) };
 
     public override async Task<RunJobReply> Run(RunRequest request, ServerCallContext context)
         => new() { Job = await jobs.RunAsync(request, context.CancellationToken) };

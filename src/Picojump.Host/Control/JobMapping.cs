@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Picojump.Migrator.Jobs;
+using Picojump.Migrator.Policy;
 using Picojump.Protos.Jobs;
 using JobState = Picojump.Migrator.Jobs.JobState;
 
@@ -8,7 +9,8 @@ namespace Picojump.Host.Control;
 /// <summary>From the migrator's job records to the wire, and its errors to gRPC statuses.</summary>
 internal static class JobMapping
 {
-    public static JobInfo ToInfo(JobRecord job)
+    /// <summary>The job on the wire; with <paramref name="policy"/>, a running job's locality and the policy's decisions about it.</summary>
+    public static JobInfo ToInfo(JobRecord job, PolicyEngine? policy = null)
     {
         var info = new JobInfo
         {
@@ -26,7 +28,11 @@ internal static class JobMapping
             RssBytes = job.RssBytes,
             StartedUnixMs = job.StartedUnixMs,
             Directory = job.Directory,
+            PinnedHost = job.PinnedHost ?? "",
+            PolicyOff = !job.PolicyEnabled,
         };
+        if (job.State == JobState.Running && policy?.History(job.Id) is [.., var last] history)
+            info.Locality = ToLocality(last.Locality, history);
         info.Command.AddRange(job.Command);
         if (job.EndedUnixMs is { } ended)
             info.EndedUnixMs = ended;
@@ -48,6 +54,31 @@ internal static class JobMapping
         }));
         return info;
     }
+
+    private static JobLocality ToLocality(Locality locality, IReadOnlyList<Decision> history)
+    {
+        var wire = new JobLocality
+        {
+            WindowSeconds = (uint)Math.Round(locality.Window.TotalSeconds),
+            TotalBytes = locality.TotalBytes,
+            TotalOps = locality.TotalOps,
+            LocalShare = locality.LocalShare,
+            RecommendedHost = locality.RecommendedHost,
+            LastDecision = ToDecision(history[^1]),
+        };
+        wire.Hosts.AddRange(locality.Hosts.Select(h => new Protos.Jobs.HostShare { Host = h.Host, Ops = h.Ops, Bytes = h.Bytes, Share = h.Share, Local = h.IsLocal }));
+        wire.Decisions.AddRange(history.Select(ToDecision));
+        return wire;
+    }
+
+    private static PolicyDecision ToDecision(Decision decision) => new()
+    {
+        AtUnixMs = decision.At.ToUnixTimeMilliseconds(),
+        Kind = decision.IsMove ? "move" : "stay",
+        Rule = decision.Rule.ToString(),
+        Target = decision.Target ?? "",
+        Reason = decision.Reason,
+    };
 
     public static RpcException ToRpc(JobException ex) => new(new Status(ex.Kind switch
     {

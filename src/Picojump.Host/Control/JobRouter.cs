@@ -2,6 +2,7 @@ using Grpc.Core;
 using Picojump.Fs.Cluster;
 using Picojump.Migrator.Jobs;
 using Picojump.Migrator.Migration;
+using Picojump.Migrator.Policy;
 using Picojump.Protos.Migration;
 using Picojump.Protos.Control;
 using Picojump.Protos.Jobs;
@@ -12,7 +13,7 @@ namespace Picojump.Host.Control;
 /// Jobs across the cluster for pjctl: this host's own through the <see cref="JobManager"/>,
 /// the others' through their daemons' JobPeer API. pjctl only ever talks to its own daemon.
 /// </summary>
-public sealed class JobRouter(JobManager jobs, PeerSet? peers = null, MigrationCoordinator? migrations = null)
+public sealed class JobRouter(JobManager jobs, PeerSet? peers = null, MigrationCoordinator? migrations = null, PolicyRunner? policy = null)
 {
     /// <summary>A migration forwarded to the job's host: its dump, transfer and restore, for a large job.</summary>
     private static readonly TimeSpan MigrateTimeout = TimeSpan.FromMinutes(30);
@@ -34,7 +35,7 @@ public sealed class JobRouter(JobManager jobs, PeerSet? peers = null, MigrationC
     public async Task<PsReply> PsAsync(CancellationToken cancel)
     {
         var reply = new PsReply { HostName = jobs.HostName, Mountpoint = jobs.Mountpoint };
-        reply.Jobs.AddRange(jobs.List().Select(JobMapping.ToInfo));
+        reply.Jobs.AddRange(jobs.List().Select(j => JobMapping.ToInfo(j, policy?.Engine)));
         foreach (var (peer, listed) in await ListPeersAsync(cancel))
         {
             if (listed == null)
@@ -52,6 +53,23 @@ public sealed class JobRouter(JobManager jobs, PeerSet? peers = null, MigrationC
         if (peer == null)
             return JobMapping.Guard(() => JobMapping.ToInfo(jobs.Kill(id, signal)));
         var reply = await Forward(peer, c => c.KillJobAsync(new KillJobRequest { Id = id, Signal = signal }, Deadline(cancel)));
+        return reply.Job;
+    }
+
+    /// <summary>Pins, unpins, or turns the policy on or off for a job, on the job's host; a pin must name a host of the cluster.</summary>
+    public async Task<JobInfo> SetPolicyAsync(SetPolicyRequest request, CancellationToken cancel)
+    {
+        if (request is { HasPinnedHost: true, PinnedHost.Length: > 0 } && request.PinnedHost != jobs.HostName)
+            Peer(request.PinnedHost);
+        var (peer, id) = await ResolveAsync(request.Job, cancel);
+        var set = new SetJobPolicyRequest { Id = id };
+        if (request.HasPinnedHost)
+            set.PinnedHost = request.PinnedHost;
+        if (request.HasPolicyEnabled)
+            set.PolicyEnabled = request.PolicyEnabled;
+        if (peer == null)
+            return JobMapping.Guard(() => JobMapping.ToInfo(JobPeerService.SetPolicy(jobs, set), policy?.Engine));
+        var reply = await Forward(peer, c => c.SetJobPolicyAsync(set, Deadline(cancel)));
         return reply.Job;
     }
 

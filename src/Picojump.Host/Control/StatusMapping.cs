@@ -1,6 +1,7 @@
 using Picojump.Fs.Accounting;
 using Picojump.Fs.Cache;
 using Picojump.Fs.Cluster;
+using Picojump.Migrator.Pages;
 using Picojump.Protos.Control;
 
 namespace Picojump.Host.Control;
@@ -18,6 +19,8 @@ internal static class StatusMapping
             LoadAverage = peer.LoadAverage,
             Incarnation = peer.Incarnation,
             Error = peer.Error ?? "",
+            CacheBytes = peer.CacheBytes,
+            PageStoreBytes = peer.PageStoreBytes,
         };
         if (peer.RoundTrip is { } rtt)
             host.RttMicros = Micros(rtt);
@@ -33,6 +36,36 @@ internal static class StatusMapping
         Misses = cache.Misses,
         Evictions = cache.Evictions,
         EvictedBytes = cache.EvictedBytes,
+    };
+
+    /// <summary>The 1-minute load average, from /proc/loadavg ("0.52 0.58 0.59 1/467 12345").</summary>
+    public static double LoadAverage()
+        => double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+
+    public static PolicyStatus ToPolicy(PolicySettings policy) => new()
+    {
+        Enabled = policy.Enabled,
+        IntervalSeconds = policy.IntervalSeconds,
+        WindowSeconds = policy.WindowSeconds,
+        MinRemoteShare = policy.MinRemoteShare,
+        MarginFactor = policy.MarginFactor,
+        MarginSeconds = policy.MarginSeconds,
+        Hysteresis = policy.Hysteresis,
+        CooldownSeconds = policy.CooldownSeconds,
+        ReturnCooldownSeconds = policy.ReturnCooldownSeconds,
+        ReturnMarginFactor = policy.ReturnMarginFactor,
+        ReturnHysteresis = policy.ReturnHysteresis,
+        Mode = policy.Mode,
+        BandwidthMibPerSecond = policy.BandwidthMiBps,
+    };
+
+    public static PageStoreStatus ToPageStore(PageStoreStats store) => new()
+    {
+        BytesStored = store.BytesStored,
+        Puts = store.Puts,
+        Hits = store.Hits,
+        Misses = store.Misses,
+        Evictions = store.Evictions,
     };
 
     public static JobStatus ToJob(JobAccess job)

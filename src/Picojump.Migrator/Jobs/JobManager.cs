@@ -51,7 +51,8 @@ public sealed class JobManager
     public string Mountpoint => _options.Mountpoint;
 
     /// <summary>Starts <paramref name="command"/> as a job in <paramref name="workingDirectory"/> (under the mountpoint; empty: the mountpoint).</summary>
-    public JobRecord Run(IReadOnlyList<string> command, string name, string workingDirectory, IReadOnlyDictionary<string, string> environment, int umask = 0x12)
+    /// <remarks><paramref name="pin"/> pins the job to this host (the locality policy keeps it here).</remarks>
+    public JobRecord Run(IReadOnlyList<string> command, string name, string workingDirectory, IReadOnlyDictionary<string, string> environment, int umask = 0x12, bool pin = false)
     {
         if (command.Count == 0 || string.IsNullOrEmpty(command[0]))
             throw new JobException("no command to run");
@@ -89,6 +90,7 @@ public sealed class JobManager
             Host = _options.HostName,
             State = JobState.Running,
             StartedUnixMs = started,
+            PinnedHost = pin ? _options.HostName : null,
         };
         job = FindInit(job, unshare);
         lock (_gate)
@@ -351,6 +353,34 @@ public sealed class JobManager
         }
         _logger.LogInformation("Job {Id} arrived: pid {Pid}", job.Id, job.Pid);
         return job;
+    }
+
+    /// <summary>
+    /// Sets what the locality policy may do with a running job of this host (persisted, and carried by
+    /// a migration): <paramref name="pin"/> pins it (empty: unpins; null: unchanged), <paramref name="enabled"/>
+    /// turns the policy on or off for it (null: unchanged).
+    /// </summary>
+    public JobRecord SetPolicy(string id, string? pin, bool? enabled)
+    {
+        JobRecord? job;
+        lock (_gate)
+        {
+            if (!_jobs.TryGetValue(id, out job))
+                throw new JobException($"no job {id} on {_options.HostName}", JobError.NotFound);
+            if (job.State != JobState.Running)
+                throw new JobException($"job {id} has already ended", JobError.Failed);
+            if (job.MigrationId != null)
+                throw new JobException($"job {id} is being migrated; try again when the migration is over", JobError.Failed);
+            job = job with
+            {
+                PinnedHost = pin == null ? job.PinnedHost : pin.Length == 0 ? null : pin,
+                PolicyEnabled = enabled ?? job.PolicyEnabled,
+            };
+            _jobs[id] = job;
+            _store.Save(job);
+        }
+        _logger.LogInformation("Job {Id}: pinned to {Pin}, policy {Policy}", id, job.PinnedHost ?? "no host", job.PolicyEnabled ? "on" : "off");
+        return WithRss(job);
     }
 
     /// <summary>The job as kept, without looking at its processes; null if this host has no such job.</summary>

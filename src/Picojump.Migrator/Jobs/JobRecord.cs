@@ -64,6 +64,12 @@ public sealed record JobRecord
 
     public IReadOnlyList<JobMigration> Migrations { get; init; } = [];
 
+    /// <summary>The host the locality policy keeps the job on, and brings it back to (pjctl pin, run --pin); it travels with the job.</summary>
+    public string? PinnedHost { get; init; }
+
+    /// <summary>False once the user turned the locality policy off for this job (pjctl policy JOB off): it moves only when asked.</summary>
+    public bool PolicyEnabled { get; init; } = true;
+
     /// <summary>
     /// Set while this host migrates the job away: its init may be gone (dumped) until the
     /// migration commits (the job leaves this host) or aborts (it is restored here).

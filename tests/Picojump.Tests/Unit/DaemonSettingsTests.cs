@@ -77,6 +77,42 @@ public sealed class DaemonSettingsTests : IDisposable
         Assert.Equal($"config file {path}: key \"{key}\" {must}", error.Message);
     }
 
+    [Fact]
+    public void The_policy_object_sets_its_keys_and_the_others_keep_their_defaults()
+    {
+        var settings = DaemonSettings.Load(Write("""
+            { "policy": { "enabled": false, "intervalSeconds": 0.5, "windowSeconds": 10, "marginFactor": 3,
+                          "cooldownSeconds": 20, "mode": "hybrid", "bandwidthMiBps": 1000 } }
+            """));
+        Assert.Equal(new PolicySettings
+        {
+            Enabled = false, IntervalSeconds = 0.5, WindowSeconds = 10, MarginFactor = 3, CooldownSeconds = 20, Mode = "hybrid", BandwidthMiBps = 1000,
+        }, settings.Policy);
+        var options = settings.Policy.ToOptions();
+        Assert.Equal(TimeSpan.FromSeconds(10), options.Window);
+        Assert.Equal(TimeSpan.FromSeconds(20), options.Cooldown);
+        Assert.Equal(new PolicySettings(), DaemonSettings.Load(Write("""{ "export": "/e" }""")).Policy);
+        Assert.True(new PolicySettings().Enabled);
+    }
+
+    [Theory]
+    [InlineData("\"on\"", "key \"policy\" must be an object (e.g. {\"enabled\": true, \"intervalSeconds\": 2})")]
+    [InlineData("{ \"enable\": true }", "key \"policy.enable\" is not a known setting")]
+    [InlineData("{ \"enabled\": 1 }", "key \"policy.enabled\" must be true or false")]
+    [InlineData("{ \"mode\": \"lazy\" }", "key \"policy.mode\" must be \"eager\" or \"hybrid\"")]
+    [InlineData("{ \"mode\": 1 }", "key \"policy.mode\" must be \"eager\" or \"hybrid\"")]
+    [InlineData("{ \"intervalSeconds\": 0 }", "key \"policy.intervalSeconds\" must be a number of seconds from 0.1 to 3600")]
+    [InlineData("{ \"windowSeconds\": 61 }", "key \"policy.windowSeconds\" must be a number of seconds from 1 to 60")]
+    [InlineData("{ \"marginFactor\": 0.5 }", "key \"policy.marginFactor\" must be a number from 1 to 1000")]
+    [InlineData("{ \"hysteresis\": 1.5 }", "key \"policy.hysteresis\" must be an integer from 1 to 100")]
+    [InlineData("{ \"cooldownSeconds\": \"60\" }", "key \"policy.cooldownSeconds\" must be a number of seconds from 0 to 86400")]
+    [InlineData("{ \"hysteresis\": 5 }", "key \"policy.returnHysteresis\" (4) must be at least \"policy.hysteresis\" (5)")]
+    public void A_bad_policy_key_or_value_is_named_in_one_line(string json, string message)
+    {
+        var path = Write($$"""{ "policy": {{json}} }""");
+        Assert.Equal($"config file {path}: {message}", Assert.Throws<SettingsException>(() => DaemonSettings.Load(path)).Message);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("{ \"export\": ")]
