@@ -15,7 +15,8 @@ public static class ControlClient
     /// <summary>The daemon's config: inside a dev-cluster host this is the host's own /etc/picojump.</summary>
     public const string DaemonConfig = "/etc/picojump/picojumpd.json";
 
-    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(5);
+    /// <summary>Status lists every reachable peer's jobs too: a peer that stalls costs the daemon up to its peer timeout (5 s by default).</summary>
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
 
     /// <summary>--socket, else the daemon config's "controlSocket", else <see cref="DefaultSocket"/>.</summary>
     /// <summary>The daemon config's "mountpoint", else /pj.</summary>

@@ -37,8 +37,8 @@ public static partial class StatusTable
             foreach (var move in job.Migrations.TakeLast(MovesShown))
             {
                 var at = DateTimeOffset.FromUnixTimeMilliseconds(move.StartedUnixMs).ToString("HH:mm:ss", CultureInfo.InvariantCulture);
-                text.AppendLine(Fit(string.Create(CultureInfo.InvariantCulture,
-                    $"    moved {move.FromHost}->{move.ToHost} at {at} UTC, freeze {move.FreezeMicros / 1000.0:0} ms, {Bytes(move.Bytes)} sent ({move.Mode})")));
+                Wrap(text, string.Create(CultureInfo.InvariantCulture,
+                    $"moved {move.FromHost}->{move.ToHost} at {at} UTC, freeze {move.FreezeMicros / 1000.0:0} ms, {Bytes(move.Bytes)} sent ({move.Mode})"));
             }
         }
     }

@@ -172,14 +172,15 @@ public static class JobCommands
     {
         var job = JobArgument();
         var signal = new Option<string>("--signal", "-s") { Description = "The signal, by name (TERM, INT, HUP, KILL...) or number", DefaultValueFactory = _ => "KILL" };
+        var json = new Option<bool>("--json") { Description = "Print the job as JSON" };
         var socket = SocketOption();
-        var kill = new Command("kill", "Send a signal (SIGKILL by default) to every process of a job") { job, signal, socket };
+        var kill = new Command("kill", "Send a signal (SIGKILL by default) to every process of a job") { job, signal, json, socket };
         kill.SetAction(result =>
         {
             var number = SignalNumber(result.GetValue(signal)!);
             using var client = new JobClient(ControlClient.SocketPath(result.GetValue(socket)));
             var killed = client.Kill(result.GetValue(job)!, number);
-            Console.Out.WriteLine($"sent {SignalName(number)} to job {killed.Id} on {killed.Host}");
+            Console.Out.WriteLine(result.GetValue(json) ? JsonOutput.Format(killed) : $"sent {SignalName(number)} to job {killed.Id} on {killed.Host}");
             return 0;
         });
         return kill;
@@ -188,18 +189,22 @@ public static class JobCommands
     private static Command Wait()
     {
         var job = JobArgument();
+        var json = new Option<bool>("--json") { Description = "Print the ended job as JSON (the exit code is still the job's)" };
         var socket = SocketOption();
-        var wait = new Command("wait", "Wait for a job to end; prints its status and exits with the job's exit code") { job, socket };
+        var wait = new Command("wait", "Wait for a job to end; prints its status and exits with the job's exit code") { job, json, socket };
         wait.SetAction(async (result, cancel) =>
         {
             using var client = new JobClient(ControlClient.SocketPath(result.GetValue(socket)));
             var ended = await client.WaitAsync(result.GetValue(job)!, cancel);
+            if (result.GetValue(json))
+                Console.Out.WriteLine(JsonOutput.Format(ended));
             if (ended.State == JobState.Lost || !ended.HasExitCode)
             {
                 Console.Error.WriteLine($"pjctl: job {ended.Id} on {ended.Host} ended without an exit status (its init was killed from outside)");
                 return 1;
             }
-            Console.Out.WriteLine(Describe(ended));
+            if (!result.GetValue(json))
+                Console.Out.WriteLine(Describe(ended));
             return ended.ExitCode is >= 0 and <= 255 ? ended.ExitCode : 255;
         });
         return wait;

@@ -32,6 +32,10 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
     /// <summary>What this host keeps for others, for the heartbeat: its block cache's and page store's bytes.</summary>
     public Func<(long CacheBytes, long PageStoreBytes)>? Usage { get; set; }
 
+    /// <summary>This host's 1-minute load average, from /proc/loadavg ("0.52 0.58 0.59 1/467 12345").</summary>
+    public static double LoadAverage()
+        => double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+
     public ExportPeerService(string exportDirectory, string hostName)
     {
         _root = ExportRoot.Open(exportDirectory);
@@ -53,13 +57,11 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
 
     public override Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
-        // /proc/loadavg: "0.52 0.58 0.59 1/467 12345"
-        var first = File.ReadAllText("/proc/loadavg").Split(' ')[0];
         var (cache, pages) = Usage?.Invoke() ?? (0, 0);
         return Task.FromResult(new HeartbeatReply
         {
             Incarnation = Incarnation,
-            LoadAverage = double.Parse(first, System.Globalization.CultureInfo.InvariantCulture),
+            LoadAverage = LoadAverage(),
             CacheBytes = cache,
             PageStoreBytes = pages,
         });

@@ -30,7 +30,7 @@ public sealed class ControlService(
             StartedUnixMs = _started.ToUnixTimeMilliseconds(),
             WindowSeconds = (uint)snapshot.Window.TotalSeconds,
             Policy = StatusMapping.ToPolicy(settings.Policy),
-            LoadAverage = StatusMapping.LoadAverage(),
+            LoadAverage = ExportPeerService.LoadAverage(),
         };
         if (pageStore != null)
             reply.PageStore = StatusMapping.ToPageStore(pageStore.Stats);

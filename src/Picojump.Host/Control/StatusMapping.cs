@@ -38,10 +38,6 @@ internal static class StatusMapping
         EvictedBytes = cache.EvictedBytes,
     };
 
-    /// <summary>The 1-minute load average, from /proc/loadavg ("0.52 0.58 0.59 1/467 12345").</summary>
-    public static double LoadAverage()
-        => double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
-
     public static PolicyStatus ToPolicy(PolicySettings policy) => new()
     {
         Enabled = policy.Enabled,
