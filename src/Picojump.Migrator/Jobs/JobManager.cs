@@ -83,7 +83,6 @@ public sealed class JobManager
         }
         var env = new Dictionary<string, string>(environment, StringComparer.Ordinal) { ["PICOJUMP_JOB"] = id };
         var started = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var unshare = _launcher.Value.Launch(directory, umask, cwd, command, env);
         var job = new JobRecord
         {
             Id = id,
@@ -95,14 +94,18 @@ public sealed class JobManager
             State = JobState.Running,
             StartedUnixMs = started,
         };
-        job = FindInit(job, unshare);
-        lock (_gate)
+        // The command starts when the launch is disposed: once its namespace is known, so that its locks are the job's from the first.
+        using (var launched = _launcher.Value.Launch(directory, umask, cwd, command, env))
         {
-            _jobs[id] = job;
-            _store.Save(job);
+            job = FindInit(job, launched.UnsharePid);
+            lock (_gate)
+            {
+                _jobs[id] = job;
+                _store.Save(job);
+            }
+            if (job.PidNamespace != 0)
+                _options.Locks?.Running(id, job.PidNamespace, mayHoldLocks: false);
         }
-        if (job.PidNamespace != 0)
-            _options.Locks?.Running(id, job.PidNamespace, mayHoldLocks: false);
         _logger.LogInformation("Job {Id} started: pid {Pid}, {Command}", id, job.Pid, string.Join(' ', command));
         return Refresh(id);
     }
