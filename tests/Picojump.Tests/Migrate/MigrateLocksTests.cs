@@ -76,6 +76,69 @@ public sealed class MigrateLocksTests(DevClusterFixture fixture) : IClassFixture
     }
 
     /// <summary>
+    /// Two jobs write one database on h1 at once, in `BEGIN IMMEDIATE` transactions, one started
+    /// on h1 and moved to h2 and then to h3 mid-run, the other on h3: their locks keep excluding
+    /// each other, so every row of both is there, once, and the database is sound.
+    /// </summary>
+    [SkippableFact]
+    public void Two_jobs_writing_one_database_lose_nothing_while_one_of_them_moves()
+    {
+        _cluster.EnsureUp();
+        Prerequisites.RequireCommand("sqlite3");
+        var dir = _cluster.NewDirectory("h1", "sqlitetwo");
+        _cluster.Union.ShOk("h1", $"sqlite3 {dir}/db 'create table rows(tag text not null, n integer not null)'");
+        _cluster.Union.PutInExport("h1", dir[4..] + "/writer.py", """
+            import os, sqlite3, sys, time
+            db, tag, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+            c = sqlite3.connect(db, isolation_level=None, timeout=60)
+            n = 0
+            while not os.path.exists(stop):
+                c.execute("begin immediate")
+                for _ in range(10):
+                    n += 1
+                    c.execute("insert into rows values (?, ?)", (tag, n))
+                c.execute("commit")
+                if n % 100 == 0:
+                    print("at", n, flush=True)
+                time.sleep(0.005)
+            print("done", n, flush=True)
+            """);
+        var moving = _cluster.Run("h1", dir, UnionCluster.Python, "writer.py", $"{dir}/db", "moving", $"{dir}/stop");
+        var staying = _cluster.Run("h3", dir, UnionCluster.Python, "writer.py", $"{dir}/db", "staying", $"{dir}/stop");
+        var movingOut = _cluster.Union.Export("h1", $".picojump/jobs/{moving}/stdout");
+        var stayingOut = _cluster.Union.Export("h3", $".picojump/jobs/{staying}/stdout");
+        _cluster.WaitForLine(movingOut, "at");
+        _cluster.WaitForLine(stayingOut, "at");
+
+        var from = "h1";
+        foreach (var to in new[] { "h2", "h3" })
+        {
+            var lines = File.ReadAllLines(movingOut).Length;
+            var (code, _, result) = _cluster.Migrate(from, moving, to);
+            Assert.True(code == 0, $"migrate {from} -> {to}: {result}");
+            Assert.True(UnionCluster.PollUntil(TimeSpan.FromSeconds(60), () => File.ReadAllLines(movingOut).Length > lines + 1) != null,
+                $"no commits after the move to {to}: {File.ReadAllText(movingOut)}");
+            from = to;
+        }
+
+        _cluster.Union.ShOk("h1", $"touch {dir}/stop");
+        var expected = new List<string>();
+        foreach (var (id, stdout, tag) in new[] { (moving, movingOut, "moving"), (staying, stayingOut, "staying") })
+        {
+            var wait = _cluster.Pjctl.Run(["--host", "h1", "wait", id]);
+            Assert.True(wait.ExitCode == 0, $"wait {tag}: {wait}\n{File.ReadAllText(stdout)}");
+            var done = File.ReadAllLines(stdout).Last();
+            Assert.StartsWith("done ", done);
+            var n = done[5..];
+            expected.Add($"{tag}|{n}|{n}|{n}");
+        }
+        var check = UnionCluster.LocalShOk(
+            "sqlite3 db 'pragma integrity_check; select tag, count(*), count(distinct n), max(n) from rows group by tag order by tag;'",
+            _cluster.Union.Export("h1", dir[4..]));
+        Assert.Equal(["ok", .. expected], check.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    /// <summary>
     /// Starts on h1 a job that opens a new database in a new directory of <paramref name="owner"/>'s
     /// export, enters `BEGIN IMMEDIATE`, inserts a row, and commits once "go" exists there.
     /// </summary>
