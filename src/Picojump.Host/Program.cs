@@ -96,6 +96,7 @@ try
         loggerFactory.CreateLogger<UnionFileSystem>())
     {
         Accounting = accounting,
+        ExportService = peerService,
     };
     if (peerService != null)
         fileSystem.LocalChanged += peerService.PublishLocalChange;
@@ -137,6 +138,7 @@ var jobManager = new JobManager(new JobManagerOptions
     HostName = settings.HostName ?? Environment.MachineName,
     Mountpoint = settings.Mountpoint!,
     StateDirectory = settings.StateDir,
+    Locks = fileSystem,
 }, loggerFactory.CreateLogger<JobManager>());
 builder.Services.AddSingleton(jobManager);
 // Migration needs peers: the page store and the coordinator exist only with the peer API.

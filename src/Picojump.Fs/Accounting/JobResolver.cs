@@ -92,12 +92,14 @@ public sealed class JobResolver
             _namespaceLabels.Clear();
     }
 
+    private ulong? PidNamespace(string pid) => PidNamespaceOf(_proc, pid);
+
     /// <summary>The inode of /proc/PID/ns/pid, from its link text "pid:[4026531836]"; null if unreadable.</summary>
-    private ulong? PidNamespace(string pid)
+    internal static ulong? PidNamespaceOf(string proc, string pid)
     {
         try
         {
-            var target = new FileInfo($"{_proc}/{pid}/ns/pid").LinkTarget;
+            var target = new FileInfo($"{proc}/{pid}/ns/pid").LinkTarget;
             return target != null && target.StartsWith("pid:[", StringComparison.Ordinal) && target.EndsWith(']')
                 && ulong.TryParse(target.AsSpan(5, target.Length - 6), CultureInfo.InvariantCulture, out var inode)
                 ? inode

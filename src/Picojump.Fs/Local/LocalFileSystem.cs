@@ -72,6 +72,9 @@ public sealed unsafe partial class LocalFileSystem : IFuseFileSystem, IDisposabl
 
     private Inode? Node(ulong nodeId) => _inodes.Find(nodeId);
 
+    /// <summary>The inode number of the file behind <paramref name="nodeId"/>; 0 if the node is unknown.</summary>
+    internal ulong InoOf(ulong nodeId) => Node(nodeId)?.Ino ?? 0;
+
     /// <summary>The directory a request names (header.NodeId), for a checked name in it; valid only on OK.</summary>
     private Errno ParentOf(in FuseInHeader header, FuseName name, out Inode parent)
     {

@@ -101,14 +101,9 @@ public sealed partial class UnionFileSystem
 
     public Errno Flush(in FuseInHeader header, in FuseFlushIn input)
     {
-        if (!IsRemote(input.Fh))
-            return _local.Flush(in header, in input);
-        // Writes reach the owner before they are acknowledged: nothing is left to flush.
-        // close(2) drops the caller's POSIX locks; for a remote file they live at the owner.
-        if (RemoteFile(input.Fh) is not { } handle)
-            return Errno.EBADF;
-        // Any close drops the process's POSIX locks, whichever descriptor took them.
-        return handle.Node.RemoteLocksTaken ? ReleaseRemoteLocks(handle, input.LockOwner) : Errno.OK;
+        // Remote writes reach the owner before they are acknowledged: nothing is left to flush.
+        var error = IsRemote(input.Fh) ? Errno.OK : _local.Flush(in header, in input);
+        return error == Errno.OK ? ReleaseLocksOnClose(in header, in input) : error;
     }
 
     public Errno Release(in FuseInHeader header, in FuseReleaseIn input)

@@ -1,3 +1,4 @@
+using Picojump.Fs.Cluster;
 using Picojump.Fs.Fuse;
 using Picojump.Fs.Native;
 using Picojump.Protos.Peer;
@@ -5,8 +6,9 @@ using Picojump.Protos.Peer;
 namespace Picojump.Fs.Union;
 
 // Locks: local files keep the local file system's; a remote file's locks are held at its
-// owner for "host:lock owner". The owner never waits, so a waiting lock polls until granted
-// or interrupted.
+// owner for "host:lock owner". A job's process locks as the job (UnionFileSystem.JobLocks.cs),
+// at the file's owner, this host's files included. The owner never waits, so a waiting lock
+// polls until granted or interrupted.
 public sealed partial class UnionFileSystem
 {
     private static readonly TimeSpan LongestLockPoll = TimeSpan.FromMilliseconds(50);
@@ -17,14 +19,24 @@ public sealed partial class UnionFileSystem
         var node = Node(header.NodeId);
         if (node == null)
             return Errno.ESTALE;
-        if (!IsRemote(input.Fh))
-            return _local.GetLk(At(in header, node.LocalId), in input, out conflict);
-        if (RemoteFile(input.Fh) is not { } handle)
-            return Errno.EBADF;
-        var request = LockRequest(handle, in input);
-        var error = handle.Owner.Call((c, o) => c.GetLock(request, o), out var reply, out _);
-        if (error != Errno.OK)
-            return error;
+        var local = !IsRemote(input.Fh);
+        var job = JobLocker(in header, in input, local);
+        LockReply? reply;
+        if (local)
+        {
+            if (job == null)
+                return _local.GetLk(At(in header, node.LocalId), in input, out conflict);
+            reply = ExportService!.GetLock(LockRequest(_nodes.PathOf(node), _local.InoOf(node.LocalId), job.Owner, in input));
+        }
+        else
+        {
+            if (RemoteFile(input.Fh) is not { } handle)
+                return Errno.EBADF;
+            var request = LockRequest(_nodes.PathOf(handle.Node), handle.Ino, job?.Owner ?? LockOwners.Host(_options.HostName, input.Owner), in input);
+            var error = handle.Owner.Call((c, o) => c.GetLock(request, o), out reply, out _);
+            if (error != Errno.OK)
+                return error;
+        }
         if (reply!.Errno != 0)
             return FromWire(reply.Errno);
         conflict = new FuseFileLock { Type = reply.Type, Start = reply.Start, End = reply.End };
@@ -36,21 +48,38 @@ public sealed partial class UnionFileSystem
         var node = Node(header.NodeId);
         if (node == null)
             return Errno.ESTALE;
-        if (!IsRemote(input.Fh))
-            return _local.SetLk(At(in header, node.LocalId), in input, wait, cancel);
+        var local = !IsRemote(input.Fh);
+        var job = JobLocker(in header, in input, local);
+        // From now on a close must release what this lock owner holds at the file's owner.
+        if (job != null)
+            job.Entry.MayHoldLocks = true;
+        if (local)
+        {
+            if (job == null)
+                return _local.SetLk(At(in header, node.LocalId), in input, wait, cancel);
+            var jobRequest = LockRequest(_nodes.PathOf(node), _local.InoOf(node.LocalId), job.Owner, in input);
+            return PollLock(() => ExportService!.SetLock(jobRequest), wait, cancel);
+        }
         if (RemoteFile(input.Fh) is not { } handle)
             return Errno.EBADF;
-        var request = LockRequest(handle, in input);
-        // From now on a close must release what its lock owner holds at the file's owner.
-        handle.Node.RemoteLocksTaken = true;
+        var request = LockRequest(_nodes.PathOf(handle.Node), handle.Ino, job?.Owner ?? LockOwners.Host(_options.HostName, input.Owner), in input);
+        if (job == null)
+            handle.Node.RemoteLocksTaken = true;
+        var result = PollLock(() =>
+        {
+            var error = handle.Owner.Call((c, o) => c.SetLock(request, o), out var reply, out _);
+            return error == Errno.OK ? FromWire(reply!.Errno) : error;
+        }, wait, cancel);
+        return result == Errno.OK && input.Lk.Type != (uint)LibC.F_UNLCK ? Revalidate(handle) : result;
+    }
+
+    /// <summary>Tries <paramref name="attempt"/> (which never waits) until it is granted, or, for a waiting lock, until interrupted.</summary>
+    private static Errno PollLock(Func<Errno> attempt, bool wait, CancellationToken cancel)
+    {
         var pause = TimeSpan.FromMilliseconds(1);
         while (true)
         {
-            var error = handle.Owner.Call((c, o) => c.SetLock(request, o), out var reply, out _);
-            if (error == Errno.OK)
-                error = FromWire(reply!.Errno);
-            if (error == Errno.OK && input.Lk.Type != (uint)LibC.F_UNLCK)
-                return Revalidate(handle);
+            var error = attempt();
             if (error != Errno.EAGAIN || !wait)
                 return error;
             if (cancel.WaitHandle.WaitOne(pause))
@@ -79,22 +108,37 @@ public sealed partial class UnionFileSystem
         return Errno.OK;
     }
 
-    private LockRequest LockRequest(Internal.RemoteFileHandle handle, in FuseLkIn input) => new()
+    private static LockRequest LockRequest(string path, ulong ino, string owner, in FuseLkIn input) => new()
     {
-        Path = _nodes.PathOf(handle.Node),
-        Ino = handle.Ino,
-        Owner = LockOwner(input.Owner),
+        Path = path,
+        Ino = ino,
+        Owner = owner,
         Type = input.Lk.Type,
         Start = input.Lk.Start,
         End = input.Lk.End,
         Flock = (input.LkFlags & FuseConstants.LkFlock) != 0,
     };
 
-    private string LockOwner(ulong owner) => $"{_options.HostName}:{owner:x}";
-
-    private Errno ReleaseRemoteLocks(Internal.RemoteFileHandle handle, ulong owner)
+    /// <summary>close(2) drops the closing process's POSIX locks on the file, whichever descriptor took them.</summary>
+    private Errno ReleaseLocksOnClose(in FuseInHeader header, in FuseFlushIn input)
     {
-        var request = new ReleaseLocksRequest { Path = _nodes.PathOf(handle.Node), Ino = handle.Ino, Owner = LockOwner(owner) };
+        // A frozen job's processes release nothing: the dump kills them, and the job goes on elsewhere.
+        var job = _jobLockers.Find((int)header.Pid);
+        if (IsRemote(input.Fh))
+        {
+            if (RemoteFile(input.Fh) is not { } handle)
+                return Errno.EBADF;
+            var error = handle.Node.RemoteLocksTaken ? ReleaseRemoteLocks(handle, LockOwners.Host(_options.HostName, input.LockOwner)) : Errno.OK;
+            return error == Errno.OK && job is { ReleasesOnClose: true } ? ReleaseRemoteLocks(handle, job.Owner) : error;
+        }
+        if (job is { ReleasesOnClose: true } && ExportService != null && Node(header.NodeId) is { } node)
+            ExportService.ReleaseLocks(job.Owner, _local.InoOf(node.LocalId));
+        return Errno.OK;
+    }
+
+    private Errno ReleaseRemoteLocks(Internal.RemoteFileHandle handle, string owner)
+    {
+        var request = new ReleaseLocksRequest { Path = _nodes.PathOf(handle.Node), Ino = handle.Ino, Owner = owner };
         var error = handle.Owner.Call((c, o) => c.ReleaseLocks(request, o), out var reply, out _);
         return error != Errno.OK ? error : FromWire(reply!.Errno);
     }

@@ -17,13 +17,16 @@ namespace Picojump.Migrator.Jobs;
 /// of the job is one it opened in the host's mount namespace. No mount namespace is made
 /// (not even for --mount-proc), so a restore needs no mounts of its own. The wrapper stays
 /// as PID 1 and writes the command's status to the job's `exit` file under /pj: it
-/// survives a daemon restart and will travel with the job.
+/// survives a daemon restart and will travel with the job. It starts the command only once
+/// the daemon lets it (a line or the end of its stdin, a pipe from the daemon): until the
+/// daemon knows the job's PID namespace, the job's locks would not be the job's.
 /// </summary>
 internal sealed class JobLauncher
 {
     /// <summary>
     /// $1 the job directory, $2 the init wrapper's script, $3 bash, $4 unshare, $5 setsid, then
-    /// the umask, the working directory and the command. Prints the pid of unshare.
+    /// the umask, the working directory and the command. Prints the pid of unshare. The job
+    /// keeps the launcher's stdin (explicitly: a background command's would be /dev/null).
     /// </summary>
     private const string Launcher = """
         dir=$1 wrapper=$2 bash=$3 unshare=$4 setsid=$5; shift 5
@@ -32,8 +35,8 @@ internal sealed class JobLauncher
             fd=${fd##*/}
             if [ "$fd" -gt 2 ]; then exec {fd}>&-; fi
           done
-          cd / && exec "$unshare" --pid --fork "$setsid" "$bash" -c "$wrapper" picojump-job "$dir" "$@" </dev/null >/dev/null 2>>"$dir/launch"
-        ) 2>/dev/null &
+          cd / && exec "$unshare" --pid --fork "$setsid" "$bash" -c "$wrapper" picojump-job "$dir" "$@" >/dev/null 2>>"$dir/launch"
+        ) <&0 2>/dev/null &
         echo $!
         """;
 
@@ -45,6 +48,7 @@ internal sealed class JobLauncher
     private const string Wrapper = """
         dir=$1 mask=$2 cwd=$3; shift 3
         umask "$mask"
+        IFS= read -r go || :
         exec </dev/null >>"$dir/stdout" 2>>"$dir/stderr"
         if cd -- "$cwd"; then
           "$@"
@@ -69,8 +73,8 @@ internal sealed class JobLauncher
         _setsid = Find("setsid");
     }
 
-    /// <summary>Starts the job; returns the pid of the unshare process whose child is the job's init.</summary>
-    public int Launch(string directory, int umask, string workingDirectory, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment)
+    /// <summary>Starts the job, held before its command until the result is disposed.</summary>
+    public LaunchedJob Launch(string directory, int umask, string workingDirectory, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment)
     {
         var info = new ProcessStartInfo(_bash)
         {
@@ -87,19 +91,28 @@ internal sealed class JobLauncher
         info.Environment.Clear();
         foreach (var (name, value) in environment)
             info.Environment[name] = value;
-        using var process = Process.Start(info) ?? throw new JobException("cannot start bash", JobError.Failed);
-        process.StandardInput.Close();
+        var process = Process.Start(info) ?? throw new JobException("cannot start bash", JobError.Failed);
+        var launched = new LaunchedJob(process);
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(LaunchTimeout))
+        try
         {
-            process.Kill();
-            throw new JobException($"the job launcher did not finish within {LaunchTimeout.TotalSeconds:0} s", JobError.Failed);
+            if (!process.WaitForExit(LaunchTimeout))
+            {
+                process.Kill();
+                throw new JobException($"the job launcher did not finish within {LaunchTimeout.TotalSeconds:0} s", JobError.Failed);
+            }
+            process.WaitForExit();
+            if (process.ExitCode != 0 || !int.TryParse(output.Result.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+                throw new JobException($"the job launcher failed (exit {process.ExitCode}): {error.Result.Trim()}", JobError.Failed);
+            launched.UnsharePid = pid;
+            return launched;
         }
-        process.WaitForExit();
-        if (process.ExitCode != 0 || !int.TryParse(output.Result.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-            throw new JobException($"the job launcher failed (exit {process.ExitCode}): {error.Result.Trim()}", JobError.Failed);
-        return pid;
+        catch
+        {
+            launched.Dispose();
+            throw;
+        }
     }
 
     private static string Find(string tool)
@@ -111,5 +124,27 @@ internal sealed class JobLauncher
                 return path;
         }
         throw new JobException($"{tool} is not installed (jobs need bash and util-linux's unshare and setsid)", JobError.Failed);
+    }
+}
+
+/// <summary>A job just launched, whose init waits to start the command until this is disposed.</summary>
+internal sealed class LaunchedJob(Process launcher) : IDisposable
+{
+    /// <summary>The unshare process whose child is the job's init.</summary>
+    public int UnsharePid { get; set; }
+
+    /// <summary>Lets the command start (the end of the pipe would too: a job is never held for good).</summary>
+    public void Dispose()
+    {
+        try
+        {
+            launcher.StandardInput.WriteLine();
+            launcher.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // The job is gone already.
+        }
+        launcher.Dispose();
     }
 }

@@ -40,7 +40,12 @@ public sealed class JobManager
         _logger = logger;
         _store = new JobStore(Path.Combine(options.StateDirectory, "jobs"));
         foreach (var job in _store.Load((path, error) => logger.LogWarning("Skipping job file {Path}: {Error}", path, error)))
+        {
             _jobs[job.Id] = job;
+            // One migrating stays unknown to the locks until its migration ends (frozen, as it was).
+            if (job is { State: JobState.Running, MigrationId: null, PidNamespace: not 0 })
+                options.Locks?.Running(job.Id, job.PidNamespace, mayHoldLocks: true);
+        }
         var running = _jobs.Values.Count(j => j.State == JobState.Running);
         if (_jobs.Count > 0)
             logger.LogInformation("Adopting {Count} jobs from {Directory} ({Running} were running)", _jobs.Count, _store.Directory, running);
@@ -79,7 +84,6 @@ public sealed class JobManager
         }
         var env = new Dictionary<string, string>(environment, StringComparer.Ordinal) { ["PICOJUMP_JOB"] = id };
         var started = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var unshare = _launcher.Value.Launch(directory, umask, cwd, command, env);
         var job = new JobRecord
         {
             Id = id,
@@ -92,11 +96,17 @@ public sealed class JobManager
             StartedUnixMs = started,
             PinnedHost = pin ? _options.HostName : null,
         };
-        job = FindInit(job, unshare);
-        lock (_gate)
+        // The command starts when the launch is disposed: once its namespace is known, so that its locks are the job's from the first.
+        using (var launched = _launcher.Value.Launch(directory, umask, cwd, command, env))
         {
-            _jobs[id] = job;
-            _store.Save(job);
+            job = FindInit(job, launched.UnsharePid);
+            lock (_gate)
+            {
+                _jobs[id] = job;
+                _store.Save(job);
+            }
+            if (job.PidNamespace != 0)
+                _options.Locks?.Running(id, job.PidNamespace, mayHoldLocks: false);
         }
         _logger.LogInformation("Job {Id} started: pid {Pid}, {Command}", id, job.Pid, string.Join(' ', command));
         return Refresh(id);
@@ -265,6 +275,7 @@ public sealed class JobManager
             _jobs[id] = job;
             _store.Save(job);
         }
+        _options.Locks?.Ended(id);
         if (code == null)
             _logger.LogWarning("Job {Id} is gone and left no exit status in {Directory}", id, job.Directory);
         else
@@ -290,6 +301,8 @@ public sealed class JobManager
             _jobs[id] = job;
             _store.Save(job);
         }
+        // The dump kills its processes here: their closes must not release the locks the job keeps.
+        _options.Locks?.Freezing(id);
         return job;
     }
 
@@ -299,9 +312,10 @@ public sealed class JobManager
     /// </summary>
     public JobRecord EndMigration(string id, string migrationId, int? restoredInit, bool lost = false)
     {
+        JobRecord job;
         lock (_gate)
         {
-            if (!_jobs.TryGetValue(id, out var job) || job.MigrationId != migrationId)
+            if (!_jobs.TryGetValue(id, out job!) || job.MigrationId != migrationId)
                 return job ?? throw new JobException($"no job {id} on {_options.HostName}", JobError.NotFound);
             job = job with { MigrationId = null };
             if (restoredInit is { } pid && JobProcesses.StartTicks(pid) is { } start && JobProcesses.PidNamespace(pid) is { } ns)
@@ -310,9 +324,19 @@ public sealed class JobManager
                 job = job with { State = JobState.Lost, Pid = 0, EndedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
             _jobs[id] = job;
             _store.Save(job);
-            return job;
         }
+        if (lost)
+            _options.Locks?.Ended(id);
+        else
+            _options.Locks?.Running(id, job.PidNamespace, mayHoldLocks: true);
+        return job;
     }
+
+    /// <summary>
+    /// A job restored here (stopped) is about to resume: from now on its processes lock as the
+    /// job, holding the locks it held before the move. Call before they run.
+    /// </summary>
+    public void Resuming(string id, ulong pidNamespace) => _options.Locks?.Running(id, pidNamespace, mayHoldLocks: true);
 
     /// <summary>The job left this host (a committed migration): its record goes; the destination keeps it now.</summary>
     public void Forget(string id)
@@ -323,6 +347,7 @@ public sealed class JobManager
             _ending.Remove(id);
             _store.Delete(id);
         }
+        _options.Locks?.Left(id);
         _logger.LogInformation("Job {Id} left {Host}", id, _options.HostName);
     }
 
@@ -351,6 +376,7 @@ public sealed class JobManager
             _ending.Remove(job.Id);
             _store.Save(job);
         }
+        _options.Locks?.Running(job.Id, job.PidNamespace, mayHoldLocks: true);
         _logger.LogInformation("Job {Id} arrived: pid {Pid}", job.Id, job.Pid);
         return job;
     }

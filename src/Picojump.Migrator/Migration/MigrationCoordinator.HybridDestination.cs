@@ -281,6 +281,7 @@ public sealed partial class MigrationCoordinator
         var clock = Stopwatch.StartNew();
         if (!JobProcesses.IsSame(record.Pid, record.PidStartTicks))
             throw new MigrationException($"the restored copy of job {record.JobId} (pid {record.Pid}) is gone");
+        _jobs.Resuming(record.JobId, record.PidNamespace);
         foreach (var pid in JobProcesses.InNamespace(record.PidNamespace))
             JobProcesses.Signal(pid, JobProcesses.SIGCONT);
         session.Resumed = Stopwatch.StartNew();

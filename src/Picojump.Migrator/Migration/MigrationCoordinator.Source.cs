@@ -598,8 +598,11 @@ public sealed partial class MigrationCoordinator
         }
         try
         {
-            var pid = _criu.Restore(record.Directory, stopped: false, "local.pid");
-            _jobs.EndMigration(job.Id, record.Id, pid);
+            // Stopped until the job's processes lock as the job again (EndMigration), so none of its lock calls is lost.
+            var pid = _criu.Restore(record.Directory, stopped: true, "local.pid");
+            var restored = _jobs.EndMigration(job.Id, record.Id, pid);
+            foreach (var member in JobProcesses.InNamespace(restored.PidNamespace))
+                JobProcesses.Signal(member, JobProcesses.SIGCONT);
             return (true, $"the job was restored on {HostName} and runs there");
         }
         catch (Exception ex) when (ex is CriuException or IOException or FormatException)

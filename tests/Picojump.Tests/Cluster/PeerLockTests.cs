@@ -10,9 +10,11 @@ public sealed class PeerLockTests : IClassFixture<PeerServerFixture>
     private const ulong ToEnd = long.MaxValue;
     private readonly Peer.PeerClient _client;
     private readonly string _path;
+    private readonly PeerServerFixture _server;
 
     public PeerLockTests(PeerServerFixture server)
     {
+        _server = server;
         _client = server.ClusterClient();
         _path = $"locked-{Guid.NewGuid():N}";
         File.WriteAllText(Path.Combine(server.Export, _path), "data");
@@ -50,6 +52,24 @@ public sealed class PeerLockTests : IClassFixture<PeerServerFixture>
         Assert.Equal(Errno.EAGAIN, await Set("h3:7", LibC.F_RDLCK, 0, 0, flock: true));
         Assert.Equal(Errno.OK, await Set("h2:1", LibC.F_UNLCK, 0, 0, flock: true));
         Assert.Equal(Errno.OK, await Set("h3:7", LibC.F_RDLCK, 0, 0, flock: true));
+    }
+
+    [Fact]
+    public async Task A_job_that_ended_loses_every_lock_of_its_processes_and_no_other_jobs()
+    {
+        var other = $"locked-{Guid.NewGuid():N}";
+        File.WriteAllText(Path.Combine(_server.Export, other), "data");
+        Assert.Equal(Errno.OK, await Set("job:aaaaaaaaaaaa:7", LibC.F_WRLCK, 0, 9));
+        Assert.Equal(Errno.OK, await Set("job:aaaaaaaaaaaa:12", LibC.F_RDLCK, 20, 29));
+        Assert.Equal(Errno.OK, await Set("job:aaaaaaaaaaaa1:7", LibC.F_WRLCK, 40, 49)); // another job, whose id extends this one
+        Assert.Equal(Errno.OK, (Errno)(await _client.SetLockAsync(new LockRequest { Path = other, Owner = "job:aaaaaaaaaaaa:7", Type = (uint)LibC.F_WRLCK, Start = 0, End = ToEnd }, Deadline)).Errno);
+        Assert.Equal(Errno.EAGAIN, await Set("h2:1", LibC.F_WRLCK, 0, 9));
+
+        Assert.Equal(0, (await _client.ReleaseJobLocksAsync(new JobLocksRequest { Job = "aaaaaaaaaaaa" }, Deadline)).Errno);
+        Assert.Equal(Errno.OK, await Set("h2:1", LibC.F_WRLCK, 0, 29));
+        Assert.Equal(Errno.OK, (Errno)(await _client.SetLockAsync(new LockRequest { Path = other, Owner = "h2:1", Type = (uint)LibC.F_WRLCK, Start = 0, End = ToEnd }, Deadline)).Errno);
+        Assert.Equal(Errno.EAGAIN, await Set("h2:1", LibC.F_WRLCK, 40, 49));
+        Assert.Equal((int)Errno.EINVAL, (await _client.ReleaseJobLocksAsync(new JobLocksRequest { Job = "" }, Deadline)).Errno);
     }
 
     [Theory]

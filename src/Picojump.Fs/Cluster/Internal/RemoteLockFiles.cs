@@ -44,6 +44,19 @@ internal sealed class RemoteLockFiles : IDisposable
         }
     }
 
+    /// <summary>Drops every lock of every owner whose name starts with <paramref name="prefix"/>, on any file.</summary>
+    public void ReleaseAll(string prefix)
+    {
+        lock (_fds)
+        {
+            foreach (var key in _fds.Keys.Where(k => k.Owner.StartsWith(prefix, StringComparison.Ordinal)).ToList())
+            {
+                LibC.close(_fds[key]);
+                _fds.Remove(key);
+            }
+        }
+    }
+
     public void Dispose()
     {
         lock (_fds)
