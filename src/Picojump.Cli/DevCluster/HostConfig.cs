@@ -14,6 +14,9 @@ public static class HostConfig
     /// <summary>Where each dev-cluster host serves the peer API, on its own address.</summary>
     public const int PeerPort = 7070;
 
+    /// <summary>Where each dev-cluster host serves its Prometheus endpoint (/metrics), on the host's loopback.</summary>
+    public const int MetricsPort = 9464;
+
     /// <summary>
     /// picojumpd.json holds what the daemon serves, the peer API included; cluster.json keeps
     /// the same facts for pjctl and the tests, which read them without the daemon's schema.
@@ -27,6 +30,8 @@ public static class HostConfig
             hostName = facts.Host,
             listen = $"{facts.Address}:{PeerPort}",
             peers = facts.Peers.Select(p => new { name = p.Host, address = $"{p.Address}:{PeerPort}" }),
+            // On the host's own loopback: each host has its own, so every host uses the same port.
+            metricsListen = $"127.0.0.1:{MetricsPort}",
             cacheDir = host.Cache,
             stateDir = host.State,
             // Its own page store (under its state), small enough for several hosts on one machine.
