@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Picojump.Cli.DevCluster;
 
@@ -21,9 +22,10 @@ public static class HostConfig
     /// picojumpd.json holds what the daemon serves, the peer API included; cluster.json keeps
     /// the same facts for pjctl and the tests, which read them without the daemon's schema.
     /// </summary>
-    public static void Write(HostLayout host, HostFacts facts)
+    /// <remarks><paramref name="settings"/>: more daemon settings (a demo's cache budget and policy), over the defaults here.</remarks>
+    public static void Write(HostLayout host, HostFacts facts, JsonObject? settings = null)
     {
-        WriteJson(host.DaemonConfig, new
+        var config = JsonSerializer.SerializeToNode(new
         {
             export = host.Export,
             mountpoint = "/pj",
@@ -38,7 +40,10 @@ public static class HostConfig
             pageStoreDir = Path.Combine(host.State, "pages"),
             pageStoreSizeMiB = 2048,
             tls = new { ca = facts.Tls.Authority, cert = facts.Tls.Certificate, key = facts.Tls.Key },
-        });
+        }, ClusterState.Json)!.AsObject();
+        foreach (var (key, value) in settings ?? [])
+            config[key] = value?.DeepClone();
+        WriteJson(host.DaemonConfig, config);
         WriteJson(host.ClusterConfig, facts);
     }
 

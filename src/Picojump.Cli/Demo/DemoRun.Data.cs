@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using Picojump.Cli.Infrastructure;
+
+namespace Picojump.Cli.Demo;
+
+// The data: three datasets written straight into the owners' exports before any job runs, the
+// job's program in h1's export, and the copy-first run's copies made through h1's /pj.
+public sealed partial class DemoRun
+{
+    /// <summary>A then B then C: the job should go to h2, then h3, then back to h2.</summary>
+    public static readonly IReadOnlyList<Dataset> Datasets = [new("A", "h2"), new("B", "h3"), new("C", "h2")];
+
+    private const string DemoDirectory = "/pj/demo";
+    private const string ProgramPath = DemoDirectory + "/phases.py";
+    private const string CopyDirectory = DemoDirectory + "/copy";
+
+    /// <summary>Files of at most 64 MiB: a pass shows progress file by file.</summary>
+    private const int MaxFileMiB = 64;
+
+    private static readonly TimeSpan CopyTimeout = TimeSpan.FromMinutes(30);
+
+    private static string DataDirectory(Dataset dataset) => $"{DemoDirectory}/data/{dataset.Name}";
+
+    /// <summary>A path under /pj in the export of <paramref name="host"/>, as this process (outside the hosts) sees it.</summary>
+    private string InExport(string host, string pjPath) => Path.Combine(_cluster.ResolveHost(host).Export, pjPath["/pj/".Length..]);
+
+    private void PlaceData()
+    {
+        var files = Math.Max(1, options.SizeMiB / MaxFileMiB);
+        var fileBytes = ((long)options.SizeMiB << 20) / files;
+        var buffer = new byte[1 << 20];
+        foreach (var dataset in Datasets)
+        {
+            var directory = InExport(dataset.Host, DataDirectory(dataset));
+            Directory.CreateDirectory(directory);
+            // Random bytes (seeded, so every demo reads the same data): nothing on the way can compress them.
+            var random = new Random(dataset.Name[0]);
+            for (var i = 0; i < files; i++)
+            {
+                Stopping.ThrowIfCancellationRequested();
+                using var file = File.Create(Path.Combine(directory, $"part{i:D3}"));
+                for (var left = fileBytes; left > 0; left -= buffer.Length)
+                {
+                    random.NextBytes(buffer);
+                    file.Write(buffer, 0, (int)Math.Min(left, buffer.Length));
+                }
+            }
+        }
+        using var program = typeof(DemoRun).Assembly.GetManifestResourceStream("Picojump.Cli.Demo.phases.py")
+            ?? throw new CliException("pjctl was built without its demo program (Picojump.Cli.Demo.phases.py)");
+        using var target = File.Create(InExport("h1", ProgramPath));
+        program.CopyTo(target);
+    }
+
+    /// <summary>The job's command line, reading each dataset at <paramref name="directoryOf"/>.</summary>
+    private string[] JobCommand(Func<Dataset, string> directoryOf)
+        => [Python, ProgramPath, options.Passes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            .. Datasets.Select(d => $"{d.Name}={directoryOf(d)}")];
+
+    /// <summary>The system's python3: a version manager's shim on PATH would be one more process to move.</summary>
+    private static string Python => File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+
+    /// <summary>cp on h1, through its /pj: every byte comes over the network once, and lands in h1's export.</summary>
+    private void CopyToH1()
+        => OnH1(["sh", "-c", $"mkdir -p {CopyDirectory} && cp -r {string.Join(' ', Datasets.Select(DataDirectory))} {CopyDirectory}/"], CopyTimeout);
+
+    private static string CopyOf(Dataset dataset) => $"{CopyDirectory}/{dataset.Name}";
+
+    private void RemoveCopies() => OnH1(["rm", "-rf", CopyDirectory], TimeSpan.FromMinutes(2));
+
+    /// <summary>Runs a command on h1; Ctrl-C kills it rather than waiting for it.</summary>
+    private void OnH1(IReadOnlyList<string> command, TimeSpan timeout)
+    {
+        var info = new ProcessStartInfo { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
+        foreach (var argument in DevCluster.DevCluster.Enter(_cluster.ResolveHost("h1"), command))
+            info.ArgumentList.Add(argument);
+        info.FileName = info.ArgumentList[0];
+        info.ArgumentList.RemoveAt(0);
+        using var process = Process.Start(info) ?? throw new CliException($"cannot start {info.FileName}");
+        process.StandardInput.Close();
+        var error = process.StandardError.ReadToEndAsync();
+        _ = process.StandardOutput.ReadToEndAsync();
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(Stopping);
+        timer.CancelAfter(timeout);
+        try
+        {
+            process.WaitForExitAsync(timer.Token).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            Stopping.ThrowIfCancellationRequested();
+            throw new CliException($"on h1, {string.Join(' ', command)} did not finish within {timeout.TotalMinutes:0} min");
+        }
+        if (process.ExitCode != 0)
+            throw new CliException($"on h1, {string.Join(' ', command)} failed (exit {process.ExitCode}): {error.Result.Trim()}");
+    }
+}
