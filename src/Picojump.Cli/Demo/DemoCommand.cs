@@ -8,14 +8,13 @@ public static class DemoCommand
 {
     public static Command Create(Option<string?> rootOption)
     {
-        var size = new Option<string>("--size")
+        var size = new Option<string?>("--size")
         {
-            Description = $"Size of each of the three datasets: 512M, 2G, or MiB (default {DemoOptions.DefaultSizeMiB}M)",
-            DefaultValueFactory = _ => $"{DemoOptions.DefaultSizeMiB}M",
+            Description = $"Size of each of the three datasets: 512M, 2G, or MiB (default: what h1 reads from h2 in {DemoOptions.RemotePassTarget.TotalSeconds:0} s, from {DemoOptions.MinAutoSizeMiB}M to {DemoOptions.MaxAutoSizeMiB / 1024}G)",
         };
         size.Validators.Add(result =>
         {
-            if (DemoOptions.ParseSize(result.GetValueOrDefault<string>() ?? "") == null)
+            if (result.GetValueOrDefault<string>() is { } text && DemoOptions.ParseSize(text) == null)
                 result.AddError($"--size must be a size from 1M to {DemoOptions.MaxSizeMiB / 1024}G (e.g. 512M, 2G), not '{result.GetValueOrDefault<string>()}'");
         });
         var passes = new Option<int>("--passes") { Description = "How many times the job reads each dataset", DefaultValueFactory = _ => DemoOptions.DefaultPasses };
@@ -37,7 +36,7 @@ public static class DemoCommand
         demo.SetAction(result =>
         {
             var layout = ClusterLayout.Resolve(result.GetValue(rootOption) ?? DemoOptions.DefaultRoot);
-            var options = new DemoOptions(DemoOptions.ParseSize(result.GetValue(size)!)!.Value, result.GetValue(passes), result.GetValue(keep), result.GetValue(json),
+            var options = new DemoOptions(result.GetValue(size) is { } text ? DemoOptions.ParseSize(text) : null, result.GetValue(passes), result.GetValue(keep), result.GetValue(json),
                 DaemonLocator.Find(result.GetValue(daemon)));
             using var run = new DemoRun(layout, options);
             return run.Run();

@@ -4,17 +4,28 @@ using System.Text.Json.Nodes;
 namespace Picojump.Cli.Demo;
 
 /// <summary>What `pjctl demo` runs: the size of each dataset, how often the job reads each, and what it leaves behind.</summary>
-public sealed record DemoOptions(int SizeMiB, int Passes, bool Keep, bool Json, string[] Daemon)
+/// <param name="SizeMiB">Each dataset's size; null: sized from the measured network (<see cref="RemotePassTarget"/>).</param>
+/// <param name="Passes">How many times the job reads each dataset.</param>
+/// <param name="Keep">Leave the cluster up at the end.</param>
+/// <param name="Json">The final table as JSON on stdout.</param>
+/// <param name="Daemon">The picojumpd command the hosts run.</param>
+public sealed record DemoOptions(int? SizeMiB, int Passes, bool Keep, bool Json, string[] Daemon)
 {
     /// <summary>Not under /run/picojump (each host mounts its own there), and apart from `pjctl devcluster`'s default.</summary>
     public const string DefaultRoot = "/run/picojump-demo";
 
     /// <summary>
-    /// 1 GiB per dataset: a pass over one from another host takes a few seconds here, longer
-    /// than the policy takes to see where the job's bytes go and move it (window and
-    /// confirmation), so following the data pays; the whole demo takes about 3 minutes.
+    /// Without --size, each dataset is as large as h1 reads from h2 in this time (measured at
+    /// the start): a remote pass then lasts well beyond what the policy takes to notice and
+    /// move the job (about 2 s) plus the move itself (1 s quiet, several on a busy machine),
+    /// so following the data pays against copying it first, on a fast machine as on a
+    /// loaded one; and the whole demo takes about 3 minutes either way.
     /// </summary>
-    public const int DefaultSizeMiB = 1024;
+    public static readonly TimeSpan RemotePassTarget = TimeSpan.FromSeconds(10);
+
+    public const int MinAutoSizeMiB = 128;
+
+    public const int MaxAutoSizeMiB = 2048;
 
     public const int DefaultPasses = 3;
 
@@ -38,10 +49,10 @@ public sealed record DemoOptions(int SizeMiB, int Passes, bool Keep, bool Json, 
         ["policy"] = new JsonObject
         {
             ["enabled"] = true,
-            ["intervalSeconds"] = 1,
-            ["windowSeconds"] = 4,
-            ["cooldownSeconds"] = 5,
-            ["returnCooldownSeconds"] = 10,
+            ["intervalSeconds"] = 0.5,
+            ["windowSeconds"] = 2,
+            ["cooldownSeconds"] = 3,
+            ["returnCooldownSeconds"] = 3,
         },
     };
 

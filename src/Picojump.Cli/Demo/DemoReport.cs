@@ -6,7 +6,7 @@ using Picojump.Cli.Infrastructure;
 namespace Picojump.Cli.Demo;
 
 /// <summary>The demo's final table (80 columns) and its JSON, from the three runs.</summary>
-public sealed class DemoReport(DemoOptions options, IReadOnlyList<Dataset> datasets, IReadOnlyList<RunResult> runs)
+public sealed class DemoReport(int sizeMiB, int passes, IReadOnlyList<Dataset> datasets, IReadOnlyList<RunResult> runs)
 {
     private RunResult Run(Scenario scenario) => runs.Single(r => r.Scenario == scenario);
 
@@ -44,8 +44,8 @@ public sealed class DemoReport(DemoOptions options, IReadOnlyList<Dataset> datas
     {
         var document = new JsonObject
         {
-            ["sizeMiB"] = options.SizeMiB,
-            ["passes"] = options.Passes,
+            ["sizeMiB"] = sizeMiB,
+            ["passes"] = passes,
             ["cacheSizeMiB"] = DemoOptions.CacheSizeMiB,
             ["datasets"] = new JsonArray([.. datasets.Select(d => new JsonObject { ["name"] = d.Name, ["host"] = d.Host })]),
             ["runs"] = new JsonArray([.. runs.Select(r => new JsonObject

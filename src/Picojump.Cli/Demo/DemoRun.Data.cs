@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Picojump.Cli.Infrastructure;
 
 namespace Picojump.Cli.Demo;
@@ -24,30 +25,61 @@ public sealed partial class DemoRun
     /// <summary>A path under /pj in the export of <paramref name="host"/>, as this process (outside the hosts) sees it.</summary>
     private string InExport(string host, string pjPath) => Path.Combine(_cluster.ResolveHost(host).Export, pjPath["/pj/".Length..]);
 
+    /// <summary>
+    /// Two sample files on h2 read from h1 (cold: no host cached them), the first to open the
+    /// connections and warm the daemons up; the second's rate sizes the datasets.
+    /// </summary>
+    private int Calibrate()
+    {
+        const int sampleMiB = 64;
+        var rate = 0.0;
+        foreach (var sample in new[] { "warm-up", "measure" })
+        {
+            var path = $"{DemoDirectory}/calibration-{sample}";
+            Directory.CreateDirectory(InExport("h2", DemoDirectory));
+            WriteRandom(InExport("h2", path), (long)sampleMiB << 20);
+            var clock = Stopwatch.StartNew();
+            OnH1(["cat", path], TimeSpan.FromMinutes(5));
+            rate = sampleMiB / clock.Elapsed.TotalSeconds;
+            OnH1(["rm", path], TimeSpan.FromMinutes(1));
+        }
+        var size = (int)Math.Clamp(rate * DemoOptions.RemotePassTarget.TotalSeconds, DemoOptions.MinAutoSizeMiB, DemoOptions.MaxAutoSizeMiB);
+        size = size / MaxFileMiB * MaxFileMiB;
+        _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"h1 reads h2's files at {rate:0} MiB/s here: datasets of {Mib(size)}, about {DemoOptions.RemotePassTarget.TotalSeconds:0} s per remote pass."));
+        CheckFreeSpace(size);
+        return size;
+    }
+
+    private static void WriteRandom(string path, long bytes)
+    {
+        // Random bytes: nothing on the way can compress them.
+        var buffer = new byte[1 << 20];
+        using var file = File.Create(path);
+        for (var left = bytes; left > 0; left -= buffer.Length)
+        {
+            Random.Shared.NextBytes(buffer);
+            file.Write(buffer, 0, (int)Math.Min(left, buffer.Length));
+        }
+    }
+
     private void PlaceData()
     {
-        var files = Math.Max(1, options.SizeMiB / MaxFileMiB);
-        var fileBytes = ((long)options.SizeMiB << 20) / files;
-        var buffer = new byte[1 << 20];
+        var files = Math.Max(1, _sizeMiB / MaxFileMiB);
+        var fileBytes = ((long)_sizeMiB << 20) / files;
         foreach (var dataset in Datasets)
         {
             var directory = InExport(dataset.Host, DataDirectory(dataset));
             Directory.CreateDirectory(directory);
-            // Random bytes (seeded, so every demo reads the same data): nothing on the way can compress them.
-            var random = new Random(dataset.Name[0]);
             for (var i = 0; i < files; i++)
             {
                 Stopping.ThrowIfCancellationRequested();
-                using var file = File.Create(Path.Combine(directory, $"part{i:D3}"));
-                for (var left = fileBytes; left > 0; left -= buffer.Length)
-                {
-                    random.NextBytes(buffer);
-                    file.Write(buffer, 0, (int)Math.Min(left, buffer.Length));
-                }
+                WriteRandom(Path.Combine(directory, $"part{i:D3}"), fileBytes);
             }
         }
         using var program = typeof(DemoRun).Assembly.GetManifestResourceStream("Picojump.Cli.Demo.phases.py")
             ?? throw new CliException("pjctl was built without its demo program (Picojump.Cli.Demo.phases.py)");
+        Directory.CreateDirectory(InExport("h1", DemoDirectory));
         using var target = File.Create(InExport("h1", ProgramPath));
         program.CopyTo(target);
     }

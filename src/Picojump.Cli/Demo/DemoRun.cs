@@ -16,6 +16,7 @@ public sealed partial class DemoRun(ClusterLayout layout, DemoOptions options) :
 {
     private readonly DevCluster.DevCluster _cluster = new(layout, TextWriter.Null);
     private readonly CancellationTokenSource _stop = new();
+    private int _sizeMiB;
 
     /// <summary>Progress and the human table: stdout, or stderr when stdout carries the JSON.</summary>
     private readonly TextWriter _out = options.Json ? Console.Error : Console.Out;
@@ -27,18 +28,20 @@ public sealed partial class DemoRun(ClusterLayout layout, DemoOptions options) :
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
         CheckFreshRoot();
-        CheckFreeSpace();
+        if (options.SizeMiB is { } size)
+            CheckFreeSpace(size);
         try
         {
-            _out.WriteLine($"Picojump demo: one job reads three datasets of {Mib(options.SizeMiB)} each, {options.Passes} passes over each,");
-            _out.WriteLine($"on a 3-host dev cluster: {string.Join(", ", Datasets.Select(d => $"{d.Name} on {d.Host}"))}; it starts on h1.");
+            _out.WriteLine($"Picojump demo: one job reads three datasets, {options.Passes} passes over each, on a 3-host");
+            _out.WriteLine($"dev cluster: {string.Join(", ", Datasets.Select(d => $"{d.Name} on {d.Host}"))}. It starts on h1.");
             Step($"Bringing up h1, h2, h3 at {layout.Root} (block cache {DemoOptions.CacheSizeMiB} MiB per host)",
                 () => _cluster.Up(3, options.Daemon, DemoOptions.DaemonSettings()));
-            Step("Writing the datasets into h2's and h3's exports", PlaceData);
+            _sizeMiB = options.SizeMiB ?? Calibrate();
+            Step($"Writing the datasets ({Mib(_sizeMiB)} each) into h2's and h3's exports", PlaceData);
             var results = new List<RunResult>();
             foreach (var scenario in Scenario.All)
                 results.Add(RunScenario(scenario, results.Count + 1));
-            var report = new DemoReport(options, Datasets, results);
+            var report = new DemoReport(_sizeMiB, options.Passes, Datasets, results);
             report.CheckChecksums();
             _out.WriteLine();
             report.WriteTable(_out);
@@ -78,12 +81,12 @@ public sealed partial class DemoRun(ClusterLayout layout, DemoOptions options) :
     }
 
     /// <summary>The datasets, and their copies for the copy-first run, on the root's file system.</summary>
-    private void CheckFreeSpace()
+    private void CheckFreeSpace(int sizeMiB)
     {
         var existing = layout.Root;
         while (!Directory.Exists(existing))
             existing = Path.GetDirectoryName(existing) ?? "/";
-        var needed = (2L * Datasets.Count * options.SizeMiB + 1024) << 20;
+        var needed = (2L * Datasets.Count * sizeMiB + 1024) << 20;
         var free = new DriveInfo(existing).AvailableFreeSpace;
         if (free < needed)
             throw new CliException($"the demo needs {needed >> 30} GiB free under {layout.Root} for the datasets and their copies, and {free >> 30} GiB are free; give a smaller --size");
