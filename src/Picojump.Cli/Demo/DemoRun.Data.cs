@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Picojump.Cli.Infrastructure;
 
 namespace Picojump.Cli.Demo;
@@ -26,8 +27,9 @@ public sealed partial class DemoRun
     private string InExport(string host, string pjPath) => Path.Combine(_cluster.ResolveHost(host).Export, pjPath["/pj/".Length..]);
 
     /// <summary>
-    /// Two sample files on h2 read from h1 (cold: no host cached them), the first to open the
-    /// connections and warm the daemons up; the second's rate sizes the datasets.
+    /// Two sample files on h2 read from h1 with dd (cold: no host cached them), the first to
+    /// open the connections and warm the daemons up; the second's rate, as dd times it (not
+    /// the start of the commands, which a busy machine slows), sizes the datasets.
     /// </summary>
     private int Calibrate()
     {
@@ -38,9 +40,12 @@ public sealed partial class DemoRun
             var path = $"{DemoDirectory}/calibration-{sample}";
             Directory.CreateDirectory(InExport("h2", DemoDirectory));
             WriteRandom(InExport("h2", path), (long)sampleMiB << 20);
-            var clock = Stopwatch.StartNew();
-            OnH1(["cat", path], TimeSpan.FromMinutes(5));
-            rate = sampleMiB / clock.Elapsed.TotalSeconds;
+            var said = OnH1(["dd", $"if={path}", "of=/dev/null", "bs=1M"], TimeSpan.FromMinutes(5));
+            // "67108864 bytes (67 MB, 64 MiB) copied, 1.05 s, 64.0 MB/s"
+            var seconds = DdSeconds().Match(said);
+            if (!seconds.Success || !double.TryParse(seconds.Groups[1].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var taken) || taken <= 0)
+                throw new CliException($"cannot read the time from dd's report: {said.Trim()}");
+            rate = sampleMiB / taken;
             OnH1(["rm", path], TimeSpan.FromMinutes(1));
         }
         var size = (int)Math.Clamp(rate * DemoOptions.RemotePassTarget.TotalSeconds, DemoOptions.MinAutoSizeMiB, DemoOptions.MaxAutoSizeMiB);
@@ -50,6 +55,9 @@ public sealed partial class DemoRun
         CheckFreeSpace(size);
         return size;
     }
+
+    [GeneratedRegex(@"copied, ([0-9.]+) s")]
+    private static partial Regex DdSeconds();
 
     private static void WriteRandom(string path, long bytes)
     {
@@ -100,8 +108,8 @@ public sealed partial class DemoRun
 
     private void RemoveCopies() => OnH1(["rm", "-rf", CopyDirectory], TimeSpan.FromMinutes(2));
 
-    /// <summary>Runs a command on h1; Ctrl-C kills it rather than waiting for it.</summary>
-    private void OnH1(IReadOnlyList<string> command, TimeSpan timeout)
+    /// <summary>Runs a command on h1 and returns what it wrote on stderr; Ctrl-C kills it rather than waiting for it.</summary>
+    private string OnH1(IReadOnlyList<string> command, TimeSpan timeout)
     {
         var info = new ProcessStartInfo { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
         foreach (var argument in DevCluster.DevCluster.Enter(_cluster.ResolveHost("h1"), command))
@@ -126,5 +134,6 @@ public sealed partial class DemoRun
         }
         if (process.ExitCode != 0)
             throw new CliException($"on h1, {string.Join(' ', command)} failed (exit {process.ExitCode}): {error.Result.Trim()}");
+        return error.Result;
     }
 }

@@ -49,8 +49,9 @@ public sealed partial class DemoRun(ClusterLayout layout, DemoOptions options) :
                 Console.Out.WriteLine(report.ToJson());
             return 0;
         }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        catch (Exception ex) when (_stop.IsCancellationRequested && ex is OperationCanceledException or CliException)
         {
+            // Ctrl-C on a terminal reaches the commands the demo runs too: whatever failed then, the user stopped it.
             _out.WriteLine();
             _out.WriteLine("Interrupted.");
             return 130;
