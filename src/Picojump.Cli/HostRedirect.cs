@@ -36,7 +36,7 @@ public static class HostRedirect
     }
 
     /// <summary>This pjctl: the apphost, or dotnet with pjctl.dll when run that way.</summary>
-    private static string[] Self()
+    public static string[] Self()
     {
         var process = Environment.ProcessPath ?? throw new CliException("cannot tell where pjctl runs from");
         return Path.GetFileNameWithoutExtension(process) == "dotnet"

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Security.Cryptography;
 using Picojump.Cli;
 using Picojump.Cli.Certificates;
+using Picojump.Cli.Demo;
 using Picojump.Cli.DevCluster;
 using Picojump.Cli.Infrastructure;
 using Picojump.Cli.Jobs;
@@ -13,7 +14,8 @@ var root = new Option<string?>("--root")
     Recursive = true,
 };
 var devcluster = DevClusterCommands.Create(root);
-var command = new RootCommand("pjctl: control and inspect Picojump") { host, root, OwnerCommand.Create(), CaCommands.Create(), devcluster };
+var demo = DemoCommand.Create(root);
+var command = new RootCommand("pjctl: control and inspect Picojump") { host, root, demo, OwnerCommand.Create(), CaCommands.Create(), devcluster };
 foreach (var statusCommand in StatusCommand.Create())
     command.Subcommands.Add(statusCommand);
 foreach (var jobCommand in JobCommands.Create())
@@ -29,9 +31,9 @@ try
 {
     if (parsed.GetValue(host) is { } hostName)
     {
-        if (parsed.GetResult(devcluster) != null)
+        if (parsed.GetResult(devcluster) != null || parsed.GetResult(demo) != null)
         {
-            Console.Error.WriteLine("pjctl: --host does not apply to devcluster commands (use pjctl devcluster exec HOST -- ...)");
+            Console.Error.WriteLine("pjctl: --host does not apply to devcluster and demo commands (use pjctl devcluster exec HOST -- ...)");
             return 2;
         }
         return HostRedirect.Run(hostName, parsed.GetValue(root), args);

@@ -37,6 +37,13 @@ public sealed record DaemonSettings
 
     public IReadOnlyList<PeerSetting> Peers { get; init; } = [];
 
+    /// <summary>
+    /// Where the Prometheus endpoint (GET /metrics, plain HTTP) listens; null (the default):
+    /// no endpoint. Off by default: an open port is a choice, and several daemons on one
+    /// machine (tests, a dev cluster's root namespace) would fight over a fixed one.
+    /// </summary>
+    public IPEndPoint? MetricsListen { get; init; }
+
     public TlsSettings? Tls { get; init; }
 
     /// <summary>Where the daemon keeps what must survive a restart (its jobs, in jobs/).</summary>
@@ -113,6 +120,7 @@ public sealed record DaemonSettings
             "cacheSeconds" when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var s) && s is >= 0 and <= 3600 => this with { CacheSeconds = s },
             "hostName" when value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } name => this with { HostName = name },
             "listen" when value.ValueKind == JsonValueKind.String && IPEndPoint.TryParse(value.GetString()!, out var endpoint) && endpoint.Port > 0 => this with { Listen = endpoint },
+            "metricsListen" when value.ValueKind == JsonValueKind.String && IPEndPoint.TryParse(value.GetString()!, out var metrics) && metrics.Port > 0 => this with { MetricsListen = metrics },
             "cacheDir" when value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } dir => this with { CacheDir = dir },
             "stateDir" when value.ValueKind == JsonValueKind.String && value.GetString() is { } state && Path.IsPathFullyQualified(state) => this with { StateDir = state },
             "cacheMemoryMiB" when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var m) && m is >= 16 and <= 1 << 20 => this with { CacheMemoryMiB = m },
@@ -127,6 +135,7 @@ public sealed record DaemonSettings
             "policy" => this with { Policy = PolicySettings.Parse(value, $"config file {path}", property.Name) },
             "hostName" => throw new SettingsException($"{Where()} must be a non-empty string"),
             "listen" => throw new SettingsException($"{Where()} must be \"ADDRESS:PORT\" with an IP address and a port from 1 to 65535"),
+            "metricsListen" => throw new SettingsException($"{Where()} must be \"ADDRESS:PORT\" with an IP address and a port from 1 to 65535 (e.g. \"127.0.0.1:9464\")"),
             "export" or "mountpoint" => throw new SettingsException($"{Where()} must be a path string"),
             "controlSocket" => throw new SettingsException($"{Where()} must be an absolute path of at most {MaxSocketPathBytes} bytes"),
             "passthrough" => throw new SettingsException($"{Where()} must be true or false"),
@@ -172,6 +181,9 @@ public sealed record DaemonSettings
             throw new SettingsException("key \"cacheDir\" must be a path string");
         if (CacheSizeMiB < 2L * CacheMemoryMiB)
             throw new SettingsException($"key \"cacheSizeMiB\" ({CacheSizeMiB}) must be at least twice \"cacheMemoryMiB\" ({CacheMemoryMiB})");
+        if (MetricsListen != null && Listen != null && MetricsListen.Port == Listen.Port
+            && (MetricsListen.Address.Equals(Listen.Address) || IPAddress.Any.Equals(Listen.Address) || IPAddress.Any.Equals(MetricsListen.Address)))
+            throw new SettingsException($"key \"metricsListen\" ({MetricsListen}) must not be the peer API's address (\"listen\": {Listen})");
         if (!IsSocketPath(ControlSocket))
             throw new SettingsException($"control socket {ControlSocket} must be an absolute path of at most {MaxSocketPathBytes} bytes");
         if (Listen == null)

@@ -81,7 +81,7 @@ public static class PeerServer
     /// Binds <paramref name="listen"/> once and lets go: an address in use or not on this host
     /// is a one-line error before anything is mounted, not a failure of the started host.
     /// </summary>
-    public static void CheckCanListen(IPEndPoint listen)
+    public static void CheckCanListen(IPEndPoint listen, string key = "listen")
     {
         try
         {
@@ -93,7 +93,7 @@ public static class PeerServer
         }
         catch (SocketException ex)
         {
-            throw new SettingsException($"key \"listen\": cannot listen on {listen}: {ex.Message}");
+            throw new SettingsException($"key \"{key}\": cannot listen on {listen}: {ex.Message}");
         }
     }
 

@@ -65,6 +65,8 @@ try
         CacheSizeMiB = parsed.GetValue(cacheSizeOption) ?? settings.CacheSizeMiB,
     };
     settings.Validate();
+    if (settings.MetricsListen != null)
+        PeerServer.CheckCanListen(settings.MetricsListen, "metricsListen");
     var cache = TimeSpan.FromSeconds(settings.CacheSeconds);
     var local = LocalFileSystem.Open(settings.Export!, new LocalFileSystemOptions { EntryTimeout = cache, AttrTimeout = cache },
         loggerFactory.CreateLogger<LocalFileSystem>());
@@ -190,10 +192,14 @@ builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSe
 ControlServer.Configure(builder, settings.ControlSocket);
 if (settings.Listen != null)
     PeerServer.Configure(builder, settings.Listen, peerCertificates!, peerService!);
+if (settings.MetricsListen != null)
+    MetricsServer.Configure(builder, settings.MetricsListen);
 var app = builder.Build();
 ControlServer.Map(app);
 if (settings.Listen != null)
     PeerServer.Map(app);
+if (settings.MetricsListen != null)
+    MetricsServer.Map(app, settings.MetricsListen);
 // Peers' invalidation streams last as long as the daemon: end them when it stops, or
 // Kestrel waits for them until the shutdown timeout.
 if (peerService != null)

@@ -59,12 +59,13 @@ public static class ControlClient
         }
     }
 
-    public static StatusReply Status(string socketPath)
+    /// <remarks><paramref name="windowSeconds"/>: the window of the jobs' recent access; 0, the longest the daemon keeps.</remarks>
+    public static StatusReply Status(string socketPath, uint windowSeconds = 0)
     {
         using var channel = Channel(socketPath);
         try
         {
-            return new Protos.Control.Control.ControlClient(channel).Status(new StatusRequest(), deadline: DateTime.UtcNow + Deadline);
+            return new Protos.Control.Control.ControlClient(channel).Status(new StatusRequest { WindowSeconds = windowSeconds }, deadline: DateTime.UtcNow + Deadline);
         }
         catch (RpcException ex)
         {

@@ -51,6 +51,18 @@ public sealed partial class DevCluster
         return states;
     }
 
+    /// <summary>
+    /// Bytes the switch has delivered to the hosts (the tx counters of its ports): everything
+    /// that crossed the cluster's network, whatever carried it (file data, migrations, heartbeats).
+    /// </summary>
+    public long DeliveredBytes()
+    {
+        var links = JsonDocument.Parse(Ip("-j", "-s", "-n", layout.SwitchNamespace, "link", "show")).RootElement;
+        return links.EnumerateArray()
+            .Where(link => link.GetProperty("ifname").GetString() is { } name && name.StartsWith($"pj{layout.Id}h", StringComparison.Ordinal))
+            .Sum(link => link.GetProperty("stats64").GetProperty("tx").GetProperty("bytes").GetInt64());
+    }
+
     /// <summary>This cluster's network namespaces that exist now, found by name.</summary>
     private List<string> ExistingNamespaces()
         => Ip("netns", "list").Split('\n', StringSplitOptions.RemoveEmptyEntries)

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using System.Text.Json.Nodes;
 using Picojump.Cli.Certificates;
 using Picojump.Cli.Infrastructure;
 
@@ -10,7 +11,8 @@ public sealed partial class DevCluster
 {
     private static readonly string[] RequiredTools = ["ip", "nsenter", "unshare", "mount", "umount", "bash", "setsid", "stat"];
 
-    public void Up(int hostCount, string[] daemon)
+    /// <remarks><paramref name="settings"/>: daemon settings for every host beyond the dev cluster's own (see <see cref="HostConfig.Write"/>).</remarks>
+    public void Up(int hostCount, string[] daemon, JsonObject? settings = null)
     {
         CheckMachine();
         if (ClusterState.Load(layout) is { } existing)
@@ -29,7 +31,7 @@ public sealed partial class DevCluster
         {
             CertificateFiles.Write(layout.AuthorityDirectory, CertificateFiles.AuthorityName, authority);
             foreach (var host in hosts)
-                PrepareHost(host, hosts, authority);
+                PrepareHost(host, hosts, authority, settings);
         }
         CreateSwitch();
         foreach (var host in hosts)
@@ -58,7 +60,7 @@ public sealed partial class DevCluster
     }
 
     /// <summary>The host's directories, its certificate (SAN: name and address) and its config files.</summary>
-    private static void PrepareHost(HostLayout host, IReadOnlyList<HostLayout> hosts, X509Certificate2 authority)
+    private static void PrepareHost(HostLayout host, IReadOnlyList<HostLayout> hosts, X509Certificate2 authority, JsonObject? settings)
     {
         foreach (var directory in new[] { host.Export, host.Run, host.Tls })
             Directory.CreateDirectory(directory);
@@ -72,6 +74,6 @@ public sealed partial class DevCluster
             CertificateFiles.CertificatePath(host.Tls, CertificateFiles.AuthorityName),
             CertificateFiles.CertificatePath(host.Tls, host.Name),
             CertificateFiles.KeyPath(host.Tls, host.Name));
-        HostConfig.Write(host, new HostFacts(host.Name, host.Address, peers, tls));
+        HostConfig.Write(host, new HostFacts(host.Name, host.Address, peers, tls), settings);
     }
 }

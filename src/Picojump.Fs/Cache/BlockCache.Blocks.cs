@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Picojump.Fs.Cache.Internal;
 
 namespace Picojump.Fs.Cache;
 
@@ -54,9 +55,11 @@ public sealed partial class BlockCache
         {
             length = 0;
             Interlocked.Increment(ref _misses);
+            CacheMetrics.Miss();
             return false;
         }
         Interlocked.Increment(ref _hits);
+        CacheMetrics.Hit();
         return true;
     }
 

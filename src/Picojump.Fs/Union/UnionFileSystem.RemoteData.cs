@@ -230,6 +230,7 @@ public sealed partial class UnionFileSystem
                     version = chunk.CtimeNs;
                 }
                 var data = chunk.Data.Memory;
+                RemoteMetrics.Read(handle.Owner.Name, data.Length);
                 if (filled == 0 && data.Length == BlockSize && done < blocks.Length)
                 {
                     // The usual case, a chunk that is a whole block: no copy on the way to the cache.
@@ -326,6 +327,7 @@ public sealed partial class UnionFileSystem
                 handle.Size = reply.Attr.Size;
             }
             handle.Node.RemoteVersion = reply.Attr.CtimeNs;
+            RemoteMetrics.Written(handle.Owner.Name, written);
             Account(in header, handle.Node.Owner, 0, written, latency);
             return Errno.OK;
         }

@@ -26,8 +26,7 @@ public sealed partial class MigrationCoordinator
 
     private static readonly TimeSpan CommitPatience = TimeSpan.FromSeconds(30);
 
-    /// <summary>Migrates job <paramref name="jobId"/> of this host to <paramref name="toHost"/>; a failed migration is a reply with Moved false.</summary>
-    public async Task<MigrateReply> MigrateAsync(string jobId, string toHost, Mode mode, CancellationToken cancel)
+    private async Task<MigrateReply> MigrateFromHereAsync(string jobId, string toHost, Mode mode, CancellationToken cancel)
     {
         var total = Stopwatch.StartNew();
         var job = _jobs.Get(jobId) ?? throw new MigrationException($"no job {jobId} on {HostName}", StatusCode.NotFound);

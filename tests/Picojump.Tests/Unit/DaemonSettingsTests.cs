@@ -27,6 +27,13 @@ public sealed class DaemonSettingsTests : IDisposable
     }
 
     [Fact]
+    public void Metrics_are_off_unless_metricsListen_is_set()
+    {
+        Assert.Null(DaemonSettings.Load(Write("""{ "export": "/e" }""")).MetricsListen);
+        Assert.Equal(System.Net.IPEndPoint.Parse("127.0.0.1:9464"), DaemonSettings.Load(Write("""{ "metricsListen": "127.0.0.1:9464" }""")).MetricsListen);
+    }
+
+    [Fact]
     public void Keys_left_out_keep_their_defaults()
     {
         var settings = DaemonSettings.Load(Write("""{ "export": "/e" }"""));
@@ -70,6 +77,9 @@ public sealed class DaemonSettingsTests : IDisposable
     [InlineData("cacheSeconds", "3601", "must be a number of seconds from 0 to 3600")]
     [InlineData("cacheSeconds", "\"1\"", "must be a number of seconds from 0 to 3600")]
     [InlineData("cacheSeconds", "{}", "must be a number of seconds from 0 to 3600")]
+    [InlineData("metricsListen", "9464", "must be \"ADDRESS:PORT\" with an IP address and a port from 1 to 65535 (e.g. \"127.0.0.1:9464\")")]
+    [InlineData("metricsListen", "\"localhost:9464\"", "must be \"ADDRESS:PORT\" with an IP address and a port from 1 to 65535 (e.g. \"127.0.0.1:9464\")")]
+    [InlineData("metricsListen", "\"127.0.0.1\"", "must be \"ADDRESS:PORT\" with an IP address and a port from 1 to 65535 (e.g. \"127.0.0.1:9464\")")]
     public void A_value_of_the_wrong_type_or_range_is_named_with_what_it_must_be(string key, string json, string must)
     {
         var path = Write($$"""{ "{{key}}": {{json}} }""");
