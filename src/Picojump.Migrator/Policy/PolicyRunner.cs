@@ -106,6 +106,7 @@ public sealed class PolicyRunner(
                 engine.Restore(job.Id, Arrived(job));
             var decision = engine.Evaluate(cluster, Observe(job, snapshot.Window, traffic.GetValueOrDefault(AccountingKey(job))));
             Log(decision);
+            PolicyMetrics.Record(decision);
             if (decision is { IsMove: true, Target: { } target } && migrations != null)
                 Start(job, target, stop);
         }
