@@ -14,6 +14,7 @@ public interface IClusterStatusSource
 /// <summary>
 /// One peer as last seen. <paramref name="RoundTrip"/> and <paramref name="LastSeen"/> are null
 /// until it has answered once; <paramref name="Error"/> says why it is unreachable.
+/// <paramref name="BytesPerSecond"/> is the measured bandwidth from it (0: not measured yet).
 /// </summary>
 public sealed record PeerStatus(
     string Name,
@@ -23,7 +24,8 @@ public sealed record PeerStatus(
     double LoadAverage,
     ulong Incarnation,
     DateTimeOffset? LastSeen,
-    string? Error);
+    string? Error,
+    double BytesPerSecond = 0);
 
 /// <summary>The live status: the peer set's heartbeat view and the block cache's counters (either may be absent).</summary>
 public sealed class ClusterStatus(PeerSet? peers, BlockCache? cache) : IClusterStatusSource
