@@ -21,7 +21,7 @@ public sealed partial class ExportPeerService
     public override Task<MissingBlocksReply> MissingBlocks(CachedBlocksRequest request, ServerCallContext context)
     {
         var blocks = Requested(request);
-        var missing = Missing(blocks);
+        var missing = CacheWarmer.Missing(Cache, _hostName, blocks);
         var bitmap = new byte[(blocks.Count + 7) / 8];
         var count = 0;
         for (var i = 0; i < blocks.Count; i++)
@@ -33,18 +33,6 @@ public sealed partial class ExportPeerService
             }
         }
         return Task.FromResult(new MissingBlocksReply { Missing = ByteString.CopyFrom(bitmap), MissingCount = count });
-    }
-
-    /// <summary>Per block: not a block of this host's own files, and not in its cache.</summary>
-    public bool[] Missing(IReadOnlyList<WorkingSetBlock> blocks)
-    {
-        ArgumentNullException.ThrowIfNull(blocks);
-        var remote = blocks.Select((b, i) => (Block: b, Index: i)).Where(b => b.Block.Owner != _hostName).ToList();
-        var held = Cache?.Holds([.. remote.Select(b => b.Block.Key)]) ?? new bool[remote.Count];
-        var missing = new bool[blocks.Count];
-        for (var i = 0; i < remote.Count; i++)
-            missing[remote[i].Index] = !held[i];
-        return missing;
     }
 
     public override async Task ReadCachedBlocks(CachedBlocksRequest request, IServerStreamWriter<CachedBlockChunk> responseStream, ServerCallContext context)
