@@ -38,9 +38,11 @@ public sealed class AccessAccounting(JobResolver resolver, TimeProvider time) : 
     /// <summary>Blocks kept per job's working set (256: 256 MiB of 1 MiB blocks).</summary>
     public int WorkingSetBlocks { get; init; } = 256;
 
-    public void RecordBlock(int pid, in WorkingSetBlock block)
+    public void RecordBlock(int pid, in WorkingSetBlock block) => RecordBlock(resolver.Resolve(pid), block);
+
+    /// <summary>The same, for a caller that knows the job already.</summary>
+    public void RecordBlock(JobId job, in WorkingSetBlock block)
     {
-        var job = resolver.Resolve(pid);
         var counters = _jobs.GetOrAdd(job.Key, static (_, job) => new JobCounters(job), job);
         counters.Blocks(WorkingSetBlocks).Add(block, time.GetUtcNow().UtcTicks);
     }
