@@ -47,9 +47,14 @@ public sealed class AccessAccounting(JobResolver resolver, TimeProvider time) : 
         counters.Blocks(WorkingSetBlocks).Add(block, time.GetUtcNow().UtcTicks);
     }
 
-    /// <summary>The remote blocks job <paramref name="jobKey"/> (e.g. "pidns:4026532201") read last, most recent first; empty if none.</summary>
-    public IReadOnlyList<WorkingSetBlock> WorkingSet(string jobKey)
-        => _jobs.TryGetValue(jobKey, out var job) && job.RecentBlocks is { } blocks ? blocks.Snapshot() : [];
+    /// <summary>
+    /// The remote blocks job <paramref name="jobKey"/> (e.g. "pidns:4026532201") read last, most
+    /// recent first; empty if none. Only those read since <paramref name="since"/> (when the job
+    /// started or arrived here): a PID namespace's inode is reused once it is freed, and the
+    /// blocks of a job that left under the same key are not this one's.
+    /// </summary>
+    public IReadOnlyList<WorkingSetBlock> WorkingSet(string jobKey, DateTimeOffset since)
+        => _jobs.TryGetValue(jobKey, out var job) && job.RecentBlocks is { } blocks ? blocks.Snapshot(since.UtcTicks) : [];
 
     /// <summary>The same, for a caller that knows the job already.</summary>
     public void Record(JobId job, string ownerHost, long bytesRead, long bytesWritten, TimeSpan remoteLatency)

@@ -10,8 +10,8 @@ namespace Picojump.Fs.Accounting;
 internal sealed class RecentBlocks(int capacity)
 {
     private readonly Lock _gate = new();
-    private readonly LinkedList<WorkingSetBlock> _order = new();
-    private readonly Dictionary<(string Owner, ulong Ino, ulong Block), LinkedListNode<WorkingSetBlock>> _byBlock = [];
+    private readonly LinkedList<(WorkingSetBlock Block, long Ticks)> _order = new();
+    private readonly Dictionary<(string Owner, ulong Ino, ulong Block), LinkedListNode<(WorkingSetBlock Block, long Ticks)>> _byBlock = [];
     private long _lastTicks;
 
     public long LastTicks => Volatile.Read(ref _lastTicks);
@@ -23,25 +23,25 @@ internal sealed class RecentBlocks(int capacity)
             Volatile.Write(ref _lastTicks, nowTicks);
             if (_byBlock.TryGetValue((block.Owner, block.Ino, block.BlockIndex), out var node))
             {
-                node.Value = block;
+                node.Value = (block, nowTicks);
                 _order.Remove(node);
                 _order.AddFirst(node);
                 return;
             }
-            _byBlock[(block.Owner, block.Ino, block.BlockIndex)] = _order.AddFirst(block);
+            _byBlock[(block.Owner, block.Ino, block.BlockIndex)] = _order.AddFirst((block, nowTicks));
             if (_order.Count > capacity)
             {
-                var last = _order.Last!.Value;
+                var last = _order.Last!.Value.Block;
                 _order.RemoveLast();
                 _byBlock.Remove((last.Owner, last.Ino, last.BlockIndex));
             }
         }
     }
 
-    /// <summary>Most recently read first.</summary>
-    public IReadOnlyList<WorkingSetBlock> Snapshot()
+    /// <summary>The blocks read at or after <paramref name="sinceTicks"/>, most recently read first.</summary>
+    public IReadOnlyList<WorkingSetBlock> Snapshot(long sinceTicks)
     {
         lock (_gate)
-            return [.. _order];
+            return [.. _order.TakeWhile(e => e.Ticks >= sinceTicks).Select(e => e.Block)];
     }
 }

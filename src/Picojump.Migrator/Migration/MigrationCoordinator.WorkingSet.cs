@@ -35,16 +35,23 @@ public sealed partial class MigrationCoordinator
     /// </summary>
     public async Task<long?> CachedBlocksMissingAsync(string jobId, string host, CancellationToken cancel)
     {
-        if (_jobs.Get(jobId) is not { } job || Accounting == null || Warmer == null)
+        if (_jobs.Get(jobId) is not { } job || Warmer == null)
             return null;
-        var blocks = Accounting.WorkingSet(JobId.PidNamespaceKey(job.PidNamespace));
+        var blocks = WorkingSetOf(job);
         return blocks.Count == 0 ? 0 : await Warmer.CountMissingAsync(host, blocks, cancel);
+    }
+
+    /// <summary>The remote blocks the job read since it started or arrived here (the last migration brought it).</summary>
+    private IReadOnlyList<WorkingSetBlock> WorkingSetOf(JobRecord job)
+    {
+        var since = job.Migrations.Count > 0 ? job.Migrations[^1].StartedUnixMs : job.StartedUnixMs;
+        return Accounting?.WorkingSet(JobId.PidNamespaceKey(job.PidNamespace), DateTimeOffset.FromUnixTimeMilliseconds(since)) ?? [];
     }
 
     /// <summary>S, the job frozen: offers its working set to D; the task gives D's report, null if there was nothing to offer or D did not answer.</summary>
     private Task<WorkingSetReport?> OfferWorkingSetAsync(MigrationRecord record, JobRecord job)
     {
-        var blocks = Accounting?.WorkingSet(JobId.PidNamespaceKey(job.PidNamespace)) ?? [];
+        var blocks = WorkingSetOf(job);
         if (blocks.Count == 0 || Client(record.Peer) is not { } client)
             return Task.FromResult<WorkingSetReport?>(null);
         if (Faults.Has(FaultInjection.WorkingSetEvicted))

@@ -26,9 +26,9 @@ public sealed class JobWorkingSetTests
         accounting.RecordBlock(Other, Block(9, owner: "h2"));
 
         // 1 was read least recently: it went when 3 came; 0 was read again, so it stayed.
-        Assert.Equal([3UL, 0UL, 2UL], accounting.WorkingSet(Job.Key).Select(b => b.BlockIndex));
-        Assert.Equal([Block(9, owner: "h2")], accounting.WorkingSet(Other.Key));
-        Assert.Empty(accounting.WorkingSet("pidns:1"));
+        Assert.Equal([3UL, 0UL, 2UL], accounting.WorkingSet(Job.Key, DateTimeOffset.MinValue).Select(b => b.BlockIndex));
+        Assert.Equal([Block(9, owner: "h2")], accounting.WorkingSet(Other.Key, DateTimeOffset.MinValue));
+        Assert.Empty(accounting.WorkingSet("pidns:1", DateTimeOffset.MinValue));
     }
 
     [Fact]
@@ -39,7 +39,19 @@ public sealed class JobWorkingSetTests
         accounting.RecordBlock(Job, Block(1, version: 100));
         accounting.RecordBlock(Job, Block(0, version: 200));
 
-        Assert.Equal([Block(0, version: 200), Block(1, version: 100)], accounting.WorkingSet(Job.Key));
+        Assert.Equal([Block(0, version: 200), Block(1, version: 100)], accounting.WorkingSet(Job.Key, DateTimeOffset.MinValue));
+    }
+
+    [Fact]
+    public void Only_blocks_read_since_the_job_started_or_arrived_count_a_reused_namespace_key_does_not_inherit_them()
+    {
+        var accounting = NewAccounting(blocks: 8);
+        accounting.RecordBlock(Job, Block(0)); // an earlier job under the same PID namespace inode
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        var arrived = _clock.GetUtcNow();
+        accounting.RecordBlock(Job, Block(1));
+
+        Assert.Equal([Block(1)], accounting.WorkingSet(Job.Key, arrived));
     }
 
     [Fact]
@@ -49,11 +61,11 @@ public sealed class JobWorkingSetTests
         accounting.RecordBlock(Job, Block(0));
         _clock.Advance(AccessAccounting.IdleTimeout + TimeSpan.FromMinutes(1));
         accounting.Snapshot(TimeSpan.FromSeconds(60)); // sweeps idle jobs
-        Assert.Single(accounting.WorkingSet(Job.Key));
+        Assert.Single(accounting.WorkingSet(Job.Key, DateTimeOffset.MinValue));
 
         _clock.Advance(AccessAccounting.WorkingSetIdleTimeout);
         accounting.Snapshot(TimeSpan.FromSeconds(60));
-        Assert.Empty(accounting.WorkingSet(Job.Key));
+        Assert.Empty(accounting.WorkingSet(Job.Key, DateTimeOffset.MinValue));
     }
 
     [Fact]
