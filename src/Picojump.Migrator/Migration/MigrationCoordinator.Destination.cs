@@ -271,6 +271,7 @@ public sealed partial class MigrationCoordinator
         try
         {
             DoAbort(id);
+            _warmedEarly.TryRemove(id, out _);
         }
         finally
         {

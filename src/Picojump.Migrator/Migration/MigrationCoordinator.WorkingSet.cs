@@ -99,9 +99,10 @@ public sealed partial class MigrationCoordinator
     {
         lock (_warmGate)
         {
-            if (_records.Load(id) is { Role: MigrationRole.Destination, Phase: MigrationPhase.Committed } record)
+            var record = _records.Load(id);
+            if (record is { Role: MigrationRole.Destination, Phase: MigrationPhase.Committed })
                 AttachWorkingSet(record, report);
-            else
+            else if (record is not { Phase: MigrationPhase.Aborted })
                 _warmedEarly[id] = report;
         }
     }
