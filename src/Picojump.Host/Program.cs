@@ -10,6 +10,7 @@ using Picojump.Fs.Cluster;
 using Picojump.Fs.Fuse;
 using Picojump.Fs.Local;
 using Picojump.Fs.Union;
+using Picojump.Fs.WorkingSet;
 using Picojump.Host;
 using Picojump.Host.Control;
 using Picojump.Migrator.Jobs;
@@ -74,7 +75,6 @@ try
     {
         peerCertificates = PeerCertificates.Load(settings.Tls!);
         PeerServer.CheckCanListen(settings.Listen);
-        peerService = new ExportPeerService(settings.Export!, settings.HostName!);
         if (settings.Peers.Count > 0)
         {
             var clientOptions = new PeerClientOptions
@@ -92,6 +92,7 @@ try
                 MaxBytes = (long)settings.CacheSizeMiB << 20,
             }, loggerFactory.CreateLogger<BlockCache>());
         }
+        peerService = new ExportPeerService(settings.Export!, settings.HostName!) { Cache = blockCache };
     }
     fileSystem = new UnionFileSystem(local, peers, blockCache,
         new UnionOptions { HostName = settings.HostName ?? Environment.MachineName, EntryTimeout = cache, AttrTimeout = cache },
@@ -162,7 +163,13 @@ if (settings.Listen != null)
         PeerTimeout = TimeSpan.FromSeconds(settings.PeerTimeoutSeconds),
         PageServerAddress = settings.Listen.Address,
         LazySourcePatience = TimeSpan.FromSeconds(settings.HybridPatienceSeconds),
-    }, loggerFactory.CreateLogger<MigrationCoordinator>());
+    }, loggerFactory.CreateLogger<MigrationCoordinator>())
+    {
+        Accounting = accounting,
+        Warmer = blockCache != null && peers != null
+            ? new CacheWarmer(settings.HostName!, blockCache, peers, loggerFactory.CreateLogger<CacheWarmer>())
+            : null,
+    };
     builder.Services.AddSingleton(migrations);
     builder.Services.AddSingleton(pageStore);
     if (peerService != null)

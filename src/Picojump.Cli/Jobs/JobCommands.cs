@@ -69,6 +69,8 @@ public static class JobCommands
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"pages: {reply.PagesTotal} in the dump ({reply.ImageBytes / (double)(1 << 20):0.0} MiB), {reply.PagesSent} sent, {reply.PagesFound} found at {reply.ToHost}"));
             }
+            if (!result.GetValue(json) && reply.WorkingSet is { } workingSet)
+                Console.Out.WriteLine(WorkingSetLine(workingSet, reply.ToHost));
             if (reply.Error.Length > 0)
             {
                 Console.Error.WriteLine($"pjctl: {reply.Error}");
@@ -77,6 +79,19 @@ public static class JobCommands
             return 0;
         });
         return migrate;
+    }
+
+    /// <summary>"file working set: 8 blocks, 0 held at h2, 8 fetched (8 from h1's cache, 8.0 MiB) in 41 ms".</summary>
+    private static string WorkingSetLine(Protos.Migration.WorkingSetReport report, string destination)
+    {
+        var sources = string.Join(", ", report.Fetched.Select(f => $"{f.Blocks} from {f.Host}'s {f.Role}"));
+        var fetched = report.Fetched.Sum(f => f.Blocks);
+        var bytes = report.Fetched.Sum(f => f.Bytes);
+        var fetchedText = fetched > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({sources}, {bytes / (double)(1 << 20):0.0} MiB)") : "";
+        var stale = report.BlocksStale > 0 ? $", {report.BlocksStale} stale" : "";
+        var failed = report.BlocksFailed > 0 ? $", {report.BlocksFailed} not in time" : "";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"file working set: {report.BlocksOffered} blocks, {report.BlocksHeld} held at {destination}, {report.BlocksLocal} local there, {fetched} fetched{fetchedText}{stale}{failed} in {report.Micros / 1000.0:0} ms");
     }
 
     public static Option<string?> SocketOption() => new("--socket")

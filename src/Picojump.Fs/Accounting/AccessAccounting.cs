@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Picojump.Fs.WorkingSet;
 
 namespace Picojump.Fs.Accounting;
 
@@ -7,13 +8,18 @@ namespace Picojump.Fs.Accounting;
 /// was first seen, and a sliding window of the last <see cref="MaxWindowSeconds"/> seconds in
 /// 1 s buckets (what the migration policy weighs). Called from every FUSE reader thread:
 /// lookups are lock-free, and the only lock is per job and owner. Jobs idle for
-/// <see cref="IdleTimeout"/> are dropped, so memory follows the live jobs.
+/// <see cref="IdleTimeout"/> are dropped, so memory follows the live jobs. Each job's working set
+/// (the remote blocks it read last, at most <see cref="WorkingSetBlocks"/>) is kept longer,
+/// <see cref="WorkingSetIdleTimeout"/>: a job that read its input once and computes since still
+/// wants it where it moves.
 /// </summary>
 public sealed class AccessAccounting(JobResolver resolver, TimeProvider time) : IAccessRecorder
 {
     public const int MaxWindowSeconds = 60;
 
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(10);
+
+    public static readonly TimeSpan WorkingSetIdleTimeout = TimeSpan.FromHours(2);
 
     private static readonly long SweepIntervalTicks = TimeSpan.FromSeconds(30).Ticks;
 
@@ -28,6 +34,27 @@ public sealed class AccessAccounting(JobResolver resolver, TimeProvider time) : 
     /// <summary>One operation of process <paramref name="pid"/> on a file owned by <paramref name="ownerHost"/>; <paramref name="remoteLatency"/> is zero for local ones.</summary>
     public void Record(int pid, string ownerHost, long bytesRead, long bytesWritten, TimeSpan remoteLatency)
         => Record(resolver.Resolve(pid), ownerHost, bytesRead, bytesWritten, remoteLatency);
+
+    /// <summary>Blocks kept per job's working set (256: 256 MiB of 1 MiB blocks).</summary>
+    public int WorkingSetBlocks { get; init; } = 256;
+
+    public void RecordBlock(int pid, in WorkingSetBlock block) => RecordBlock(resolver.Resolve(pid), block);
+
+    /// <summary>The same, for a caller that knows the job already.</summary>
+    public void RecordBlock(JobId job, in WorkingSetBlock block)
+    {
+        var counters = _jobs.GetOrAdd(job.Key, static (_, job) => new JobCounters(job), job);
+        counters.Blocks(WorkingSetBlocks).Add(block, time.GetUtcNow().UtcTicks);
+    }
+
+    /// <summary>
+    /// The remote blocks job <paramref name="jobKey"/> (e.g. "pidns:4026532201") read last, most
+    /// recent first; empty if none. Only those read since <paramref name="since"/> (when the job
+    /// started or arrived here): a PID namespace's inode is reused once it is freed, and the
+    /// blocks of a job that left under the same key are not this one's.
+    /// </summary>
+    public IReadOnlyList<WorkingSetBlock> WorkingSet(string jobKey, DateTimeOffset since)
+        => _jobs.TryGetValue(jobKey, out var job) && job.RecentBlocks is { } blocks ? blocks.Snapshot(since.UtcTicks) : [];
 
     /// <summary>The same, for a caller that knows the job already.</summary>
     public void Record(JobId job, string ownerHost, long bytesRead, long bytesWritten, TimeSpan remoteLatency)
@@ -70,6 +97,7 @@ public sealed class AccessAccounting(JobResolver resolver, TimeProvider time) : 
         foreach (var (key, job) in _jobs)
         {
             job.DropIdleOwners(cutoff);
+            job.DropIdleBlocks(nowTicks - WorkingSetIdleTimeout.Ticks);
             if (job.IsEmpty)
                 _jobs.TryRemove(key, out _);
         }
@@ -79,14 +107,33 @@ public sealed class AccessAccounting(JobResolver resolver, TimeProvider time) : 
     {
         private readonly ConcurrentDictionary<string, OwnerCounters> _owners = new(StringComparer.Ordinal);
 
+        private RecentBlocks? _blocks;
+
         public JobId Id => id;
 
         public IEnumerable<OwnerCounters> Owners => _owners.Values;
 
-        public bool IsEmpty => _owners.IsEmpty;
+        public RecentBlocks? RecentBlocks => Volatile.Read(ref _blocks);
+
+        public bool IsEmpty => _owners.IsEmpty && RecentBlocks == null;
 
         public OwnerCounters Owner(string host, long nowTicks)
             => _owners.GetOrAdd(host, static (h, t) => new OwnerCounters(h, t), nowTicks);
+
+        public RecentBlocks Blocks(int capacity)
+        {
+            var blocks = Volatile.Read(ref _blocks);
+            if (blocks != null)
+                return blocks;
+            Interlocked.CompareExchange(ref _blocks, new RecentBlocks(capacity), null);
+            return _blocks!;
+        }
+
+        public void DropIdleBlocks(long cutoffTicks)
+        {
+            if (Volatile.Read(ref _blocks) is { } blocks && blocks.LastTicks < cutoffTicks)
+                Interlocked.CompareExchange(ref _blocks, null, blocks);
+        }
 
         public void DropIdleOwners(long cutoffTicks)
         {

@@ -7,4 +7,7 @@ namespace Picojump.Fs.Accounting;
 public readonly record struct JobId(string Key, string Label)
 {
     public static readonly JobId Unknown = new("unknown", "unknown (kernel or vanished process)");
+
+    /// <summary>The key of the job that is the process tree of PID namespace <paramref name="inode"/>.</summary>
+    public static string PidNamespaceKey(ulong inode) => $"pidns:{inode}";
 }

@@ -56,7 +56,7 @@ public sealed class JobResolver
         if (ns == null || stat == null)
             return JobId.Unknown; // gone (ESRCH) or not ours to see
         if (ns != _ownNamespace)
-            return new JobId($"pidns:{ns}", _namespaceLabels.GetOrAdd(ns.Value, inode => NamespaceLabel(inode, pid, stat.Value.Parent)));
+            return new JobId(JobId.PidNamespaceKey(ns.Value), _namespaceLabels.GetOrAdd(ns.Value, inode => NamespaceLabel(inode, pid, stat.Value.Parent)));
         var session = stat.Value.Session;
         if (session <= 0)
             return JobId.Unknown;

@@ -20,6 +20,9 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
     public const uint ProtocolVersion = 1;
     private const int DirEntriesPerChunk = 256;
 
+    /// <summary>A heartbeat probe's padding: zeros, never written, so replies may wrap it.</summary>
+    private static readonly byte[] ProbePadding = new byte[MaxChunk];
+
     private readonly ExportRoot _root;
     private readonly string _hostName;
     private readonly InvalidationHub _invalidations = new();
@@ -58,13 +61,16 @@ public sealed partial class ExportPeerService : Peer.PeerBase, IDisposable
     public override Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
         var (cache, pages) = Usage?.Invoke() ?? (0, 0);
-        return Task.FromResult(new HeartbeatReply
+        var reply = new HeartbeatReply
         {
             Incarnation = Incarnation,
             LoadAverage = LoadAverage(),
             CacheBytes = cache,
             PageStoreBytes = pages,
-        });
+        };
+        if (request.ProbeBytes > 0)
+            reply.Probe = UnsafeByteOperations.UnsafeWrap(ProbePadding.AsMemory(0, (int)Math.Min(request.ProbeBytes, MaxChunk)));
+        return Task.FromResult(reply);
     }
 
     public override Task<EntryReply> Lookup(PathRequest request, ServerCallContext context) => Task.FromResult(Lookup(request.Path));

@@ -14,7 +14,8 @@ public interface IClusterStatusSource
 /// <summary>
 /// One peer as last seen. <paramref name="RoundTrip"/> and <paramref name="LastSeen"/> are null
 /// until it has answered once; <paramref name="Error"/> says why it is unreachable; the byte counts
-/// are those of its last heartbeat.
+/// are those of its last heartbeat. <paramref name="BytesPerSecond"/> is the measured bandwidth
+/// from it (0: not measured yet).
 /// </summary>
 public sealed record PeerStatus(
     string Name,
@@ -26,7 +27,8 @@ public sealed record PeerStatus(
     DateTimeOffset? LastSeen,
     string? Error,
     long CacheBytes = 0,
-    long PageStoreBytes = 0);
+    long PageStoreBytes = 0,
+    double BytesPerSecond = 0);
 
 /// <summary>The live status: the peer set's heartbeat view and the block cache's counters (either may be absent).</summary>
 public sealed class ClusterStatus(PeerSet? peers, BlockCache? cache) : IClusterStatusSource

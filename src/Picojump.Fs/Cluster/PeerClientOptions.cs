@@ -19,4 +19,10 @@ public sealed class PeerClientOptions
 
     /// <summary>How often each peer is asked whether it is alive (and how far away it is).</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A heartbeat carries a bandwidth probe when no transfer from the peer measured it for this long.</summary>
+    public TimeSpan BandwidthProbeInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The padding a probe asks for (the peer sends at most 1 MiB).</summary>
+    public int BandwidthProbeBytes { get; init; } = 1 << 20;
 }

@@ -6,8 +6,8 @@ using Picojump.Protos.Peer;
 namespace Picojump.Fs.Cluster;
 
 /// <summary>
-/// The other hosts of the cluster. Keeps each one's liveness, round trip and incarnation
-/// fresh with a heartbeat, and holds a subscription to each one's invalidations, handed to
+/// The other hosts of the cluster. Keeps each one's liveness, round trip, bandwidth and
+/// incarnation fresh with a heartbeat (bandwidth: see <see cref="RemotePeer.ObserveTransfer"/>), and holds a subscription to each one's invalidations, handed to
 /// <see cref="InvalidationReceived"/>. When a peer restarts or its subscription is
 /// re-established, <see cref="PeerReset"/> fires: changes may have been missed meanwhile.
 /// </summary>
@@ -55,16 +55,21 @@ public sealed class PeerSet : IDisposable
 
     private async Task HeartbeatLoop(RemotePeer peer)
     {
-        var request = new HeartbeatRequest { Host = HostName };
         while (!_stop.IsCancellationRequested)
         {
+            // Now and then a heartbeat carries padding back: bandwidth stays measured even when no blocks flow.
+            var probe = peer.NeedsBandwidthProbe(_options.BandwidthProbeInterval) ? _options.BandwidthProbeBytes : 0;
+            var request = new HeartbeatRequest { Host = HostName, ProbeBytes = (uint)probe };
             var started = Stopwatch.GetTimestamp();
             try
             {
                 var reply = await peer.Client.HeartbeatAsync(request, peer.Options(_stop.Token));
+                var elapsed = Stopwatch.GetElapsedTime(started);
                 var wasUp = peer.Reachable;
                 var previous = peer.Status.Incarnation;
-                peer.MarkUp(Stopwatch.GetElapsedTime(started), reply);
+                peer.MarkUp(probe > 0 ? null : elapsed, reply);
+                if (probe > 0)
+                    peer.ObserveTransfer(reply.Probe.Length, elapsed);
                 if (!wasUp)
                     _logger.LogInformation("Peer {Peer} at {Address} is reachable", peer.Name, peer.Address);
                 if (previous != 0 && previous != reply.Incarnation)

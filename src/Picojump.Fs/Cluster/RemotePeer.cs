@@ -24,7 +24,9 @@ public sealed class RemotePeer : IDisposable
     private readonly Peer.PeerClient[] _bulkClients;
     private int _nextBulk;
     private readonly TimeSpan _timeout;
+    private readonly Lock _statusLock = new();
     private volatile PeerStatus _status;
+    private long _bandwidthMeasured;
 
     public RemotePeer(string name, string address, PeerClientOptions options)
     {
@@ -39,6 +41,7 @@ public sealed class RemotePeer : IDisposable
         BulkCallInvokers = [.. _bulk.Select(c => c.CreateCallInvoker())];
         // Innocent until proven down: the first lookups must not skip a peer the heartbeat has not reached yet.
         _status = new PeerStatus(name, address, Reachable: true, RoundTrip: null, LoadAverage: 0, Incarnation: 0, LastSeen: null, Error: null);
+        _bandwidthMeasured = long.MinValue;
     }
 
     public string Name { get; }
@@ -94,14 +97,53 @@ public sealed class RemotePeer : IDisposable
         return ex.StatusCode == StatusCode.DeadlineExceeded ? Errno.ETIMEDOUT : Errno.EIO;
     }
 
-    internal void MarkUp(TimeSpan roundTrip, HeartbeatReply reply)
-        => _status = _status with
-        {
-            Reachable = true, RoundTrip = roundTrip, LoadAverage = reply.LoadAverage, Incarnation = reply.Incarnation,
-            LastSeen = DateTimeOffset.UtcNow, Error = null, CacheBytes = reply.CacheBytes, PageStoreBytes = reply.PageStoreBytes,
-        };
+    /// <summary>A heartbeat answered; <paramref name="roundTrip"/> null keeps the last one (a probe's time is not a round trip).</summary>
+    internal void MarkUp(TimeSpan? roundTrip, HeartbeatReply reply)
+    {
+        lock (_statusLock)
+            _status = _status with
+            {
+                Reachable = true, RoundTrip = roundTrip ?? _status.RoundTrip, LoadAverage = reply.LoadAverage, Incarnation = reply.Incarnation,
+                LastSeen = DateTimeOffset.UtcNow, Error = null, CacheBytes = reply.CacheBytes, PageStoreBytes = reply.PageStoreBytes,
+            };
+    }
 
-    internal void MarkDown(string error) => _status = _status with { Reachable = false, Error = error };
+    internal void MarkDown(string error)
+    {
+        lock (_statusLock)
+            _status = _status with { Reachable = false, Error = error };
+    }
+
+    /// <summary>Transfers smaller than this say more about round trips than about bandwidth.</summary>
+    public const long MinObservedBytes = 512 << 10;
+
+    /// <summary>
+    /// A transfer of <paramref name="bytes"/> from this peer took <paramref name="elapsed"/> (a
+    /// heartbeat probe, a block stream): folds bytes over the time on the wire (less one round
+    /// trip) into <see cref="PeerStatus.BytesPerSecond"/>, a moving average weighing each sample by half.
+    /// </summary>
+    public void ObserveTransfer(long bytes, TimeSpan elapsed)
+    {
+        if (bytes < MinObservedBytes || elapsed <= TimeSpan.Zero)
+            return;
+        lock (_statusLock)
+        {
+            var roundTrip = _status.RoundTrip ?? TimeSpan.Zero;
+            var wire = elapsed > 2 * roundTrip ? elapsed - roundTrip : elapsed;
+            var sample = bytes / wire.TotalSeconds;
+            var estimate = _status.BytesPerSecond > 0 ? (_status.BytesPerSecond + sample) / 2 : sample;
+            _status = _status with { BytesPerSecond = estimate };
+            _bandwidthMeasured = Stopwatch.GetTimestamp();
+        }
+    }
+
+    /// <summary>Whether no transfer measured the bandwidth within <paramref name="interval"/>: the next heartbeat carries a probe.</summary>
+    public bool NeedsBandwidthProbe(TimeSpan interval)
+    {
+        lock (_statusLock)
+            return _status.RoundTrip != null
+                && (_bandwidthMeasured == long.MinValue || Stopwatch.GetElapsedTime(_bandwidthMeasured) > interval);
+    }
 
     public void Dispose()
     {

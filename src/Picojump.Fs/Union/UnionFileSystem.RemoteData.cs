@@ -7,6 +7,7 @@ using Picojump.Fs.Fuse;
 using Microsoft.Extensions.Logging;
 using Picojump.Fs.Native;
 using Picojump.Fs.Union.Internal;
+using Picojump.Fs.WorkingSet;
 using Picojump.Protos.Peer;
 
 namespace Picojump.Fs.Union;
@@ -31,6 +32,9 @@ public sealed partial class UnionFileSystem
         length = 0;
         var waited = TimeSpan.Zero;
         var collisions = 0;
+        // The blocks this read took from the cache that the handle has not recorded yet (a
+        // block is read in many pieces): they go into the job's working set.
+        long recordFrom = -1, recordTo = -1, recordVersion = 0;
         while (length < buffer.Length)
         {
             var at = offset + length;
@@ -54,11 +58,24 @@ public sealed partial class UnionFileSystem
                 var n = Math.Min(handle.BlockLength - within, buffer.Length - length);
                 handle.Block.AsSpan(within, n).CopyTo(buffer[length..]);
                 length += n;
+                if (handle.RecordedBlock != index || handle.RecordedVersion != handle.Version)
+                {
+                    (handle.RecordedBlock, handle.RecordedVersion) = (index, handle.Version);
+                    if (recordFrom < 0 || recordVersion != handle.Version)
+                        (recordFrom, recordVersion) = (index, handle.Version);
+                    recordTo = index;
+                }
                 if (handle.BlockLength < BlockSize)
                     break;
             }
         }
         Account(in header, handle.Node.Owner, length, 0, waited);
+        if (recordFrom >= 0 && Accounting is { } accounting)
+        {
+            var path = _nodes.PathOf(handle.Node);
+            for (var index = recordFrom; index <= recordTo; index++)
+                accounting.RecordBlock((int)header.Pid, new WorkingSetBlock(handle.Node.Owner, path, handle.Ino, recordVersion, (ulong)index));
+        }
         return Errno.OK;
     }
 
@@ -208,6 +225,7 @@ public sealed partial class UnionFileSystem
         var block = ArrayPool<byte>.Shared.Rent(BlockSize);
         var done = 0;
         var filled = 0;
+        var started = Stopwatch.GetTimestamp();
         try
         {
             using var call = handle.Owner.BulkClient().Read(request, handle.Owner.Options());
@@ -263,6 +281,7 @@ public sealed partial class UnionFileSystem
                 done++;
             }
             Finish(handle, first, blocks, done, PastEnd);
+            handle.Owner.ObserveTransfer((long)done * BlockSize, Stopwatch.GetElapsedTime(started));
         }
         catch (RpcException ex)
         {

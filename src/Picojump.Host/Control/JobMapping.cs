@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Picojump.Migrator.Jobs;
+using Picojump.Migrator.Migration;
 using Picojump.Migrator.Policy;
 using Picojump.Protos.Jobs;
 using JobState = Picojump.Migrator.Jobs.JobState;
@@ -51,6 +52,7 @@ internal static class JobMapping
             PagesFound = m.PagesFound,
             Mode = m.Mode,
             ResidentMicros = m.ResidentMicros,
+            WorkingSet = m.WorkingSet is { } workingSet ? WorkingSetWire.ToWire(workingSet) : null,
         }));
         return info;
     }

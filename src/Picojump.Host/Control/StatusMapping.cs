@@ -26,6 +26,8 @@ internal static class StatusMapping
             host.RttMicros = Micros(rtt);
         if (peer.LastSeen is { } seen)
             host.LastSeenUnixMs = seen.ToUnixTimeMilliseconds();
+        if (peer.BytesPerSecond > 0)
+            host.BytesPerSecond = peer.BytesPerSecond;
         return host;
     }
 

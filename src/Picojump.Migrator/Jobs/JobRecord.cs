@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Picojump.Fs.WorkingSet;
 
 namespace Picojump.Migrator.Jobs;
 
@@ -16,10 +17,11 @@ public enum JobState
 
 /// <summary>
 /// One move of a job between hosts (kept for `pjctl ps`): its downtime, payload bytes, pages sent and pages the destination held;
-/// its mode ("eager" or "hybrid") and, for hybrid, the time from the resumption until every page was resident (0: not seen).
+/// its mode ("eager" or "hybrid") and, for hybrid, the time from the resumption until every page was resident (0: not seen);
+/// how the destination warmed its block cache with the job's file working set (null: not known).
 /// </summary>
 public sealed record JobMigration(string From, string To, long StartedUnixMs, long FreezeMicros, long Bytes, long PagesSent = 0, long PagesFound = 0,
-    string Mode = "eager", long ResidentMicros = 0);
+    string Mode = "eager", long ResidentMicros = 0, WorkingSetReport? WorkingSet = null);
 
 /// <summary>
 /// A job as its host's daemon keeps it, persisted in the state directory so that a restarted

@@ -17,6 +17,9 @@ public sealed class FaultInjection(string stateDirectory)
     /// <summary>Source of a hybrid migration: each page reply waits 50 ms, so that a test can act during the page stream.</summary>
     public const string SlowPageStream = "slow-page-stream";
 
+    /// <summary>Source: its block cache drops the job's working set just before offering it, so the destination must go to the owners.</summary>
+    public const string WorkingSetEvicted = "working-set-evicted";
+
     public string FilePath { get; } = Path.Combine(stateDirectory, "fault-injection");
 
     public bool Has(string fault)

@@ -246,6 +246,7 @@ public sealed partial class MigrationCoordinator
             Migrations = [.. job.Migrations, final],
         });
         _records.Save(record with { Phase = MigrationPhase.Committed, Entry = final });
+        AttachEarlyWarmUp(record);
         _logger.LogInformation("Migration {Id}: job {Job} resumed on {Host} (pid {Pid})", id, record.JobId, HostName, record.Pid);
         if (_incoming.TryRemove(id, out var incoming))
         {
@@ -271,6 +272,7 @@ public sealed partial class MigrationCoordinator
         try
         {
             DoAbort(id);
+            _warmedEarly.TryRemove(id, out _);
         }
         finally
         {

@@ -296,6 +296,7 @@ public sealed partial class MigrationCoordinator
             Migrations = [.. job.Migrations, final],
         });
         _records.Save(record with { Phase = MigrationPhase.Committed, Entry = final });
+        AttachEarlyWarmUp(record);
         _logger.LogInformation("Migration {Id} (hybrid): job {Job} resumed on {Host} (pid {Pid}); its pages stream in", record.Id, record.JobId, HostName, record.Pid);
         _ = Task.Run(() => FinishHybridAsync(session, record with { Entry = final }));
         return new CommitReply { Pid = record.Pid, ResumeMicros = Micros(resume), Entry = ToWire(final) };

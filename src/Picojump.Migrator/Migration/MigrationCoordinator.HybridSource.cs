@@ -65,6 +65,7 @@ public sealed partial class MigrationCoordinator
         HybridSource? session = null;
         long bytes;
         TimeSpan dumped, hashed;
+        Task<Fs.WorkingSet.WorkingSetReport?> workingSet;
         try
         {
             Process dump;
@@ -78,6 +79,7 @@ public sealed partial class MigrationCoordinator
                 return await HybridAbortAsync(record, job, null, reply, total, ex.Message);
             }
             dumped = freeze.Elapsed;
+            workingSet = OfferWorkingSetAsync(record, job);
             var writer = new HybridPageWriter(_store);
             var proxy = new HybridPageProxy(criu, _options.PageServerAddress ?? IPAddress.Any, _logger,
                 Faults.Has(FaultInjection.SlowPageStream) ? SlowTap(writer) : writer.Offer);
@@ -174,6 +176,7 @@ public sealed partial class MigrationCoordinator
         }
         reply.Bytes = bytes + (session.Proxy.PagesSent * Pagemap.PageSize);
         reply.TotalMicros = Micros(total.Elapsed);
+        await AddWorkingSetAsync(reply, workingSet);
         _logger.LogInformation(
             "Migration {Id} (hybrid): job {Job} moved to {To}; freeze {Freeze} ms, every page resident after {Resident} ms, total {Total} ms, {Bytes} bytes, {Store} pages from its store, {Fetched} fetched",
             record.Id, job.Id, record.Peer, reply.FreezeMicros / 1000, reply.ResidentMicros / 1000, reply.TotalMicros / 1000, reply.Bytes, reply.PagesFromStore, reply.PagesFetched);

@@ -83,6 +83,7 @@ public sealed partial class MigrationCoordinator
         var freeze = Stopwatch.StartNew();
         long bytes = 0, pagesSent = 0, pagesFound = 0;
         IReadOnlyList<ImageHashes> images = [];
+        Task<Fs.WorkingSet.WorkingSetReport?> workingSet;
         try
         {
             try
@@ -94,6 +95,7 @@ public sealed partial class MigrationCoordinator
                 return await AbortAsync(record, job, reply, total, ex.Message);
             }
             var dumped = freeze.Elapsed;
+            workingSet = OfferWorkingSetAsync(record, job);
             images = PageHashes.ComputeDump(directory);
             var hashed = freeze.Elapsed;
             reply.PagesTotal = images.Sum(i => (long)i.Pages.Count);
@@ -163,6 +165,8 @@ public sealed partial class MigrationCoordinator
             reply.Error = commit.Error!;
         }
         reply.TotalMicros = Micros(total.Elapsed);
+        // After the total: the job runs at the destination while its cache warms (usually done by now).
+        await AddWorkingSetAsync(reply, workingSet);
         _logger.LogInformation("Migration {Id}: job {Job} moved to {To}; freeze {Freeze} ms, total {Total} ms, {Bytes} bytes",
             record.Id, job.Id, record.Peer, reply.FreezeMicros / 1000, reply.TotalMicros / 1000, bytes);
         return reply;

@@ -27,6 +27,13 @@ public sealed record MigrationOptions
     /// </summary>
     public TimeSpan LazySourcePatience { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// The bound on warming the destination's block cache with the job's file working set (from
+    /// the offer, which goes out once the job is frozen); past it the job reads the rest on demand.
+    /// The source's reply waits for the outcome at most this long (plus one small-call bound).
+    /// </summary>
+    public TimeSpan WorkingSetPatience { get; init; } = TimeSpan.FromSeconds(20);
+
     /// <summary>The CRIU binary; null: looked up (/usr/local/sbin, /usr/sbin, PATH).</summary>
     public string? CriuPath { get; init; }
 }

@@ -32,6 +32,9 @@ public sealed class MigrationPeerService(MigrationCoordinator coordinator) : Mig
     public override Task<ReleaseReply> Release(ReleaseRequest request, ServerCallContext context)
         => Guard(() => coordinator.ReleaseAsync(request, context.CancellationToken));
 
+    public override Task<WorkingSetReport> WorkingSet(WorkingSetOffer request, ServerCallContext context)
+        => Guard(() => coordinator.WorkingSetAsync(request, context.CancellationToken));
+
     public override Task<AbortReply> Abort(AbortRequest request, ServerCallContext context)
         => Guard(async () =>
         {

@@ -19,7 +19,7 @@ public sealed record PolicyRunnerOptions
 
     public Mode Mode { get; init; } = Mode.Eager;
 
-    /// <summary>The bandwidth assumed on every link: the heartbeat measures round trips only.</summary>
+    /// <summary>The bandwidth assumed on a link until it is measured (block streams and heartbeat probes).</summary>
     public double BytesPerSecond { get; init; } = 100 << 20;
 
     /// <summary>The freeze expected of a job that never moved (later: its last move's).</summary>
@@ -37,8 +37,8 @@ public sealed record PolicyRunnerOptions
 /// state from its migration history: the cooldown and the return hysteresis travel with it.
 /// </summary>
 /// <remarks>
-/// Estimates, stated: every link is assumed to carry <see cref="PolicyRunnerOptions.BytesPerSecond"/>;
-/// a target is assumed to hold none of the job's pages and to lack none of its cached blocks
+/// Estimates, stated: a link carries what the peer set measured on it (block streams, heartbeat
+/// probes), <see cref="PolicyRunnerOptions.BytesPerSecond"/> until then; a target is assumed to hold none of the job's pages and to lack none of its cached blocks
 /// (no cheap query tells; it errs towards staying). Passthrough reads of local files are counted
 /// at open, as the file's size.
 /// </remarks>
@@ -117,7 +117,7 @@ public sealed class PolicyRunner(
         var links = peers?.Peers.Select(p => new HostLink(
             p.Name,
             p.Reachable && p.Status.LastSeen != null,
-            options.BytesPerSecond,
+            p.Status.BytesPerSecond > 0 ? p.Status.BytesPerSecond : options.BytesPerSecond,
             p.Status.RoundTrip ?? options.UnknownRoundTrip)).ToList() ?? [];
         return new ClusterView(options.Enabled, links);
     }

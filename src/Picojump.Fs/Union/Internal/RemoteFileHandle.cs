@@ -44,6 +44,11 @@ internal sealed class RemoteFileHandle(UnionNode node, RemotePeer owner, ulong i
     /// <summary>Every block below this one has been asked of the owner (for the current version).</summary>
     public long FetchedUntil { get; set; }
 
+    /// <summary>The block (and its version) last put into the reading job's working set: a block is recorded once, not per piece read.</summary>
+    public long RecordedBlock { get; set; } = -1;
+
+    public long RecordedVersion { get; set; }
+
     /// <summary>Blocks on their way: completed with OK once in the cache, EOF past the end of the file, or the error.</summary>
     public Dictionary<long, TaskCompletionSource<Errno>> Pending { get; } = [];
 
