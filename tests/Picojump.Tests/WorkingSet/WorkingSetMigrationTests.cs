@@ -95,6 +95,10 @@ public sealed class WorkingSetMigrationTests(DevClusterFixture fixture, ITestOut
         var dir = _cluster.NewDirectory("h1", "workingset");
         _cluster.Union.PutInExport("h1", dir[4..] + "/reader.py", Reader);
         _cluster.Union.PutInExport("h3", dir[4..] + "/input", UnionCluster.RandomBytes(Blocks << 20));
+        // Written into h3's export behind its daemon's back: h1 sees it once its cached view of
+        // the directory expires (cacheSeconds), not at once.
+        Assert.True(UnionCluster.PollUntil(TimeSpan.FromSeconds(10), () => _cluster.Union.Sh("h1", $"test -f {dir}/input").ExitCode == 0) != null,
+            $"h1 never saw {dir}/input");
         var id = _cluster.Run("h1", dir, "python3", "reader.py", $"{dir}/input", $"{dir}/go");
         _cluster.WaitForLine(Stdout(id), $"read {Blocks << 20}");
         return (dir, id);
