@@ -92,6 +92,36 @@ public sealed partial class DemoRun
         program.CopyTo(target);
     }
 
+    /// <summary>
+    /// What the job must print for each dataset, from the owners' export files themselves: the
+    /// CRC-32 of its files in the job's order, read <see cref="DemoOptions.Passes"/> times (the
+    /// job chains one CRC through every pass). The runs are checked against this, not against
+    /// each other, so that a mismatch names the run that read wrong bytes.
+    /// </summary>
+    private Dictionary<string, string> ExpectedChecksums()
+    {
+        var expected = new Dictionary<string, string>(StringComparer.Ordinal);
+        var buffer = new byte[1 << 20];
+        foreach (var dataset in Datasets)
+        {
+            var crc = new System.IO.Hashing.Crc32();
+            var files = Directory.GetFiles(InExport(dataset.Host, DataDirectory(dataset))).Order(StringComparer.Ordinal).ToList();
+            for (var pass = 0; pass < options.Passes; pass++)
+            {
+                foreach (var path in files)
+                {
+                    Stopping.ThrowIfCancellationRequested();
+                    using var file = File.OpenRead(path);
+                    int read;
+                    while ((read = file.Read(buffer)) > 0)
+                        crc.Append(buffer.AsSpan(0, read));
+                }
+            }
+            expected[dataset.Name] = crc.GetCurrentHashAsUInt32().ToString("x8", CultureInfo.InvariantCulture);
+        }
+        return expected;
+    }
+
     /// <summary>The job's command line, reading each dataset at <paramref name="directoryOf"/>.</summary>
     private string[] JobCommand(Func<Dataset, string> directoryOf)
         => [Python, ProgramPath, options.Passes.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -42,7 +42,7 @@ public sealed partial class DemoRun(ClusterLayout layout, DemoOptions options) :
             foreach (var scenario in Scenario.All)
                 results.Add(RunScenario(scenario, results.Count + 1));
             var report = new DemoReport(_sizeMiB, options.Passes, Datasets, results);
-            report.CheckChecksums();
+            report.CheckChecksums(ExpectedChecksums());
             _out.WriteLine();
             report.WriteTable(_out);
             if (options.Json)
