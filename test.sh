@@ -59,6 +59,23 @@ for trx in "$RESULTS"/*.trx; do
 done
 failed=$((failed + aborted_runs))
 
+# CI keeps only the tail of the output: repeat each failed test with the start of its
+# message just above the verdict.
+if ((failed > 0)); then
+    python3 - "$RESULTS"/*.trx <<'PY' >&2 || true
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for path in sys.argv[1:]:
+    for r in ET.parse(path).getroot().iterfind(".//t:UnitTestResult", ns):
+        if r.get("outcome") not in ("Failed", "Error", "Timeout", "Aborted"):
+            continue
+        msg = r.findtext(".//t:Message", default="", namespaces=ns).strip().splitlines()
+        print("FAILED", r.get("testName"))
+        for line in msg[:6]:
+            print("    " + line[:300])
+PY
+fi
+
 status=0
 if ((failed > 0)); then
     status=1
