@@ -21,10 +21,11 @@ public sealed partial class UnionFileSystem
             return Errno.ESTALE;
         if (!node.IsDirectory)
             return Errno.ENOTDIR;
-        var error = List(node, out var names);
+        var listing = new DirectoryListing(node);
+        var error = List(listing);
         if (error != Errno.OK)
             return error;
-        output.Fh = _directories.Add(new DirectoryListing(node, names));
+        output.Fh = _directories.Add(listing);
         return Errno.OK;
     }
 
@@ -32,32 +33,28 @@ public sealed partial class UnionFileSystem
     {
         if (_directories.Find(input.Fh) is not { } listing)
             return Errno.EBADF;
-        var names = listing.Names;
-        if (input.Offset == 0)
-        {
-            // rewinddir: changes since the open must show.
-            var error = List(listing.Directory, out var fresh);
-            if (error != Errno.OK)
-                return error;
-            lock (listing)
-            {
-                listing.Names.Clear();
-                listing.Names.AddRange(fresh);
-            }
-        }
         lock (listing)
         {
+            if (input.Offset == 0)
+            {
+                // rewinddir: changes since the open must show.
+                var error = List(listing);
+                if (error != Errno.OK)
+                    return error;
+            }
+            var names = listing.Names;
             for (var i = (int)Math.Min(input.Offset, (ulong)names.Count); i < names.Count; i++)
             {
-                if (!AddEntry(in header, listing.Directory, names[i], (ulong)i + 1, ref entries))
+                if (!AddEntry(in header, listing, names[i], (ulong)i + 1, ref entries))
                     break;
             }
         }
         return Errno.OK;
     }
 
-    private bool AddEntry(in FuseInHeader header, UnionNode directory, ListedName listed, ulong next, ref DirEntryWriter entries)
+    private bool AddEntry(in FuseInHeader header, DirectoryListing listing, ListedName listed, ulong next, ref DirEntryWriter entries)
     {
+        var directory = listing.Directory;
         var (ino, type) = Shown(listed);
         if (!entries.Plus)
             return entries.Add(listed.Name, ino, type, next);
@@ -79,7 +76,7 @@ public sealed partial class UnionFileSystem
         }
         else
         {
-            var node = Resolve(directory, listed.Key, candidates, out var attr);
+            var node = Resolve(directory, listed.Key, candidates, listing.Unanswered, out var attr);
             FillEntry(node, in attr, out entry);
         }
         return entries.AddPlus(listed.Name, type, next, in entry);
@@ -99,10 +96,12 @@ public sealed partial class UnionFileSystem
         return (RemoteIno(host, attr.Ino), (attr.Mode & Stat.S_IFMT) >> 12);
     }
 
-    /// <summary>The merged entries of a directory: ".", "..", then every name once.</summary>
-    private Errno List(UnionNode directory, out List<ListedName> names)
+    /// <summary>Takes the merged entries of a directory afresh: ".", "..", then every name once.</summary>
+    private Errno List(DirectoryListing listing)
     {
-        names = [];
+        var directory = listing.Directory;
+        var names = new List<ListedName>();
+        var unanswered = new HashSet<string>(StringComparer.Ordinal);
         var byKey = new Dictionary<string, ListedName>(StringComparer.Ordinal);
         const byte DirectoryType = 4;
         names.Add(new ListedName(".", "."u8.ToArray().Append((byte)0).ToArray()) { LocalIno = 1, LocalType = DirectoryType });
@@ -121,22 +120,31 @@ public sealed partial class UnionFileSystem
                 names.Add(listed);
             }
         }
-        var remoteError = ListRemote(directory, byKey, names);
+        var remoteError = ListRemote(directory, byKey, names, unanswered);
         // A directory only peers have, and none of them answered: the listing is not empty, it is unknown.
-        return directory.LocalId == 0 && remoteError != Errno.OK ? remoteError : Errno.OK;
+        if (directory.LocalId == 0 && remoteError != Errno.OK)
+            return remoteError;
+        listing.Names = names;
+        listing.Unanswered = unanswered;
+        return Errno.OK;
     }
 
-    private Errno ListRemote(UnionNode directory, Dictionary<string, ListedName> byKey, List<ListedName> names)
+    /// <summary>Adds the layer peers' entries; the error is the last failure's, or OK once any peer answered.</summary>
+    private Errno ListRemote(UnionNode directory, Dictionary<string, ListedName> byKey, List<ListedName> names, HashSet<string> unanswered)
     {
         if (directory.RemoteLayers.Length == 0 || _peers == null)
             return Errno.OK;
         var path = _nodes.PathOf(directory);
-        var listings = directory.RemoteLayers
-            .Select(PeerOf)
-            .Where(p => p is { Reachable: true })
-            .Select(p => (Peer: p!, Entries: ReadRemoteDirectory(p!, path)))
-            .ToList();
-        var error = listings.Count == 0 ? Errno.EIO : Errno.OK;
+        var listings = new List<(Cluster.RemotePeer Peer, Task<List<DirEntry>> Entries)>();
+        foreach (var host in directory.RemoteLayers)
+        {
+            if (PeerOf(host) is { Reachable: true } peer)
+                listings.Add((peer, ReadRemoteDirectory(peer, path)));
+            else
+                unanswered.Add(host);
+        }
+        var error = Errno.EIO;
+        var answered = false;
         foreach (var (peer, entries) in listings)
         {
             List<DirEntry> list;
@@ -147,6 +155,7 @@ public sealed partial class UnionFileSystem
             catch (RpcException ex)
             {
                 error = peer.Failed(ex);
+                unanswered.Add(peer.Name);
                 continue;
             }
             catch (RemoteErrnoException ex)
@@ -154,7 +163,7 @@ public sealed partial class UnionFileSystem
                 error = ex.Errno;
                 continue;
             }
-            error = Errno.OK;
+            answered = true;
             foreach (var e in list)
             {
                 if (!byKey.TryGetValue(e.Name, out var listed))
@@ -166,7 +175,7 @@ public sealed partial class UnionFileSystem
                 listed.Remote.Add((peer.Name, e.Attr));
             }
         }
-        return error;
+        return answered ? Errno.OK : error;
     }
 
     private static async Task<List<DirEntry>> ReadRemoteDirectory(Cluster.RemotePeer peer, string path)

@@ -63,7 +63,7 @@ public sealed partial class UnionFileSystem
         if (error != Errno.OK)
             return error;
         var local = entry;
-        var node = Resolve(parent!, NodeTable.Decode(name.Bytes), [new Candidate(_options.HostName, (local.Attr.Mode & Stat.S_IFMT) == Stat.S_IFDIR, local, null)], out var attr);
+        var node = Resolve(parent!, NodeTable.Decode(name.Bytes), [new Candidate(_options.HostName, (local.Attr.Mode & Stat.S_IFMT) == Stat.S_IFDIR, local, null)], NoneUnanswered, out var attr);
         FillEntry(node, in attr, out entry);
         Changed(node, local.Attr.Ino, entry: true);
         return Errno.OK;
@@ -123,7 +123,7 @@ public sealed partial class UnionFileSystem
             var error = _local.Link(At(in header, parent.LocalId), existing.LocalId, newName, out var local);
             if (error != Errno.OK)
                 return error;
-            var node = Resolve(parent, key, [new Candidate(_options.HostName, false, local, null)], out var attr);
+            var node = Resolve(parent, key, [new Candidate(_options.HostName, false, local, null)], NoneUnanswered, out var attr);
             FillEntry(node, in attr, out entry);
             Changed(node, local.Attr.Ino, entry: true);
             return Errno.OK;
@@ -145,7 +145,7 @@ public sealed partial class UnionFileSystem
         if (reply!.Errno != 0)
             return FromWire(reply.Errno);
         var isDirectory = (reply.Attr.Mode & Stat.S_IFMT) == Stat.S_IFDIR;
-        var node = Resolve(parent, key, [new Candidate(peer.Name, isDirectory, default, reply.Attr)], out var attr);
+        var node = Resolve(parent, key, [new Candidate(peer.Name, isDirectory, default, reply.Attr)], NoneUnanswered, out var attr);
         FillEntry(node, in attr, out entry);
         return Errno.OK;
     }

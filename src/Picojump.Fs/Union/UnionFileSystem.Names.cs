@@ -12,6 +12,9 @@ public sealed partial class UnionFileSystem
 {
     private const int NameMax = 255;
 
+    /// <summary>For entries this host just made (or a peer just made for it): nobody else was asked.</summary>
+    private static readonly IReadOnlySet<string> NoneUnanswered = new HashSet<string>();
+
     /// <summary>What one host holds under a name: the local lookup (a reference we hold) or a peer's attributes.</summary>
     private readonly record struct Candidate(string Host, bool IsDirectory, FuseEntryOut Local, Attr? Remote)
     {
@@ -44,10 +47,11 @@ public sealed partial class UnionFileSystem
             if (localError == Errno.OK)
                 candidates.Add(new Candidate(_options.HostName, (local.Attr.Mode & Stat.S_IFMT) == Stat.S_IFDIR, local, null));
         }
-        var remoteError = AskPeers(parent, key, candidates);
+        var unanswered = new HashSet<string>(StringComparer.Ordinal);
+        var remoteError = AskPeers(parent, key, candidates, unanswered);
         if (candidates.Count == 0)
             return localError is Errno.OK or Errno.ENOENT ? remoteError : localError;
-        node = Resolve(parent, key, candidates, out var attr);
+        node = Resolve(parent, key, candidates, unanswered, out var attr);
         FillEntry(node, in attr, out entry);
         return Errno.OK;
     }
@@ -56,8 +60,9 @@ public sealed partial class UnionFileSystem
     /// Looks the name up on every peer that has the parent. When no host has it, the answer
     /// is ENOENT only if every such peer answered: a name on a peer that is down must not
     /// look absent, or a program would create it here and the copy would hide the real one.
+    /// The peers that gave no answer go to <paramref name="unanswered"/>.
     /// </summary>
-    private Errno AskPeers(UnionNode parent, string key, List<Candidate> candidates)
+    private Errno AskPeers(UnionNode parent, string key, List<Candidate> candidates, HashSet<string> unanswered)
     {
         var layers = parent.RemoteLayers;
         if (layers.Length == 0 || _peers == null || !NodeTable.IsPortable(key))
@@ -70,7 +75,10 @@ public sealed partial class UnionFileSystem
             if (PeerOf(host) is { Reachable: true } peer)
                 calls.Add((peer, peer.Client.LookupAsync(new PathRequest { Path = path }, peer.Options()).ResponseAsync));
             else
+            {
                 error = Errno.EIO; // known to be down: fail at once rather than wait out the bound
+                unanswered.Add(host);
+            }
         }
         foreach (var (peer, reply) in calls)
         {
@@ -84,6 +92,7 @@ public sealed partial class UnionFileSystem
             {
                 // The name may live on that peer: say so rather than claim it does not exist.
                 error = peer.Failed(ex);
+                unanswered.Add(peer.Name);
             }
         }
         return candidates.Count > 0 ? Errno.OK : error;
@@ -92,9 +101,11 @@ public sealed partial class UnionFileSystem
     /// <summary>
     /// The ownership rule: if any host has a directory here, it is a directory merged from
     /// those hosts; otherwise the host whose name sorts first owns it. Every local reference
-    /// not kept by the node is given back.
+    /// not kept by the node is given back. A directory keeps the layers of the peers in
+    /// <paramref name="unanswered"/> (down, cut off, slow): unknown is not absent, and a layer
+    /// dropped here would make every name on that peer ENOENT until the next lookup.
     /// </summary>
-    private UnionNode Resolve(UnionNode parent, string key, List<Candidate> candidates, out FuseAttr attr)
+    private UnionNode Resolve(UnionNode parent, string key, List<Candidate> candidates, IReadOnlySet<string> unanswered, out FuseAttr attr)
     {
         var directories = candidates.Where(c => c.IsDirectory).ToList();
         var winners = directories.Count > 0 ? directories : [candidates.MinBy(c => c.Host, StringComparer.Ordinal)];
@@ -128,7 +139,9 @@ public sealed partial class UnionFileSystem
             if (shown.Remote != null && n.RemoteVersion != shown.Remote.CtimeNs)
                 n.RemoteVersion = shown.Remote.CtimeNs;
             n.RemoteLayers = n.IsDirectory
-                ? [.. winners.Where(c => !c.IsLocal).Select(c => c.Host).Order(StringComparer.Ordinal)]
+                ? [.. winners.Where(c => !c.IsLocal).Select(c => c.Host)
+                    .Union(n.RemoteLayers.Where(unanswered.Contains), StringComparer.Ordinal)
+                    .Order(StringComparer.Ordinal)]
                 : [];
         });
         foreach (var id in released)

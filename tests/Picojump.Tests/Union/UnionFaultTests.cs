@@ -71,6 +71,9 @@ public sealed class UnionFaultTests(DevClusterFixture fixture) : IClassFixture<D
         _cluster.PutInExport("h2", $"{name}/read-before", content);
         _cluster.PutInExport("h2", $"{name}/named-before", content);
         _cluster.PutInExport("h2", $"{name}/never-named", content);
+        // h1 has the directory too: a merged directory must keep h2's layer while h2 cannot
+        // answer, or h2's names in it would say ENOENT (a program would then create its own).
+        _cluster.PutInExport("h1", $"{name}/h1-own", "mine\n");
         _cluster.ShOk("h1", $"mkdir /pj/{local} && echo before > /pj/{local}/before");
         // h1 knows the names (and has read one file) before the owner goes.
         Assert.Equal($"{content.Length}\n", _cluster.ShOk("h1", $"cat /pj/{name}/read-before | wc -c; ls -l /pj/{name}/named-before > /dev/null"));
@@ -95,6 +98,9 @@ public sealed class UnionFaultTests(DevClusterFixture fixture) : IClassFixture<D
                 problems.Add($"h1's own files took {work.Output.Trim()} s (limit 1 s) while h2 was down");
             if (File.ReadAllText(_cluster.Export("h1", $"{local}/before")) != "before\n")
                 problems.Add("h1's own file changed while h2 was down");
+            var own = _cluster.Sh("h1", $"cat /pj/{name}/h1-own");
+            if (own.ExitCode != 0 || own.Output != "mine\n")
+                problems.Add($"h1's own file in the merged directory failed while h2 was down: {own}");
         }
         finally
         {

@@ -20,10 +20,13 @@ internal sealed class ListedName(string key, byte[] name)
     public List<(string Host, Attr Attr)> Remote { get; } = [];
 }
 
-/// <summary>An open directory of the union: its merged entries, taken at open, served by index.</summary>
-internal sealed class DirectoryListing(UnionNode directory, List<ListedName> names)
+/// <summary>An open directory of the union: its merged entries, taken at open and at every rewind, served by index.</summary>
+internal sealed class DirectoryListing(UnionNode directory)
 {
     public UnionNode Directory { get; } = directory;
 
-    public List<ListedName> Names { get; } = names;
+    public List<ListedName> Names { get; set; } = [];
+
+    /// <summary>The layer peers that gave no listing (down, cut off, slow): what they hold is unknown, not absent.</summary>
+    public IReadOnlySet<string> Unanswered { get; set; } = new HashSet<string>();
 }
