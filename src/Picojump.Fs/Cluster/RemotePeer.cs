@@ -70,6 +70,9 @@ public sealed class RemotePeer : IDisposable
     /// <summary>Options for one call: the deadline bounds the whole call, streams included.</summary>
     public CallOptions Options(CancellationToken cancel = default) => new(deadline: DateTime.UtcNow + _timeout, cancellationToken: cancel);
 
+    /// <summary>Options for a bulk stream, bounded by its silence (see <see cref="StreamBound"/>).</summary>
+    public StreamBound BoundStream(CancellationToken cancel = default) => new(_timeout, cancel);
+
     /// <summary>Runs a unary call; a failed call marks the peer down and answers EIO or ETIMEDOUT.</summary>
     public Errno Call<TReply>(Func<Peer.PeerClient, CallOptions, TReply> call, out TReply? reply, out TimeSpan latency)
         where TReply : class
@@ -95,6 +98,15 @@ public sealed class RemotePeer : IDisposable
         if (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
             MarkDown(ex.Status.Detail);
         return ex.StatusCode == StatusCode.DeadlineExceeded ? Errno.ETIMEDOUT : Errno.EIO;
+    }
+
+    /// <summary>Maps a failed bulk stream to errno: ETIMEDOUT when it fell silent, else as <see cref="Failed(RpcException)"/>.</summary>
+    public Errno Failed(RpcException ex, StreamBound bound)
+    {
+        if (!bound.Expired)
+            return Failed(ex);
+        MarkDown($"no data for {_timeout.TotalSeconds:0.#} s");
+        return Errno.ETIMEDOUT;
     }
 
     /// <summary>A heartbeat answered; <paramref name="roundTrip"/> null keeps the last one (a probe's time is not a round trip).</summary>
@@ -174,7 +186,7 @@ public sealed class RemotePeer : IDisposable
                 InitialHttp2StreamWindowSize = 16 << 20,
                 // A connection through a cut link is noticed by the pings, not by the next call.
                 KeepAlivePingDelay = TimeSpan.FromSeconds(5),
-                KeepAlivePingTimeout = options.Timeout,
+                KeepAlivePingTimeout = options.Timeout < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : options.Timeout, // its least
             },
             DisposeHttpClient = true,
             MaxReceiveMessageSize = 4 << 20,

@@ -226,11 +226,13 @@ public sealed partial class UnionFileSystem
         var done = 0;
         var filled = 0;
         var started = Stopwatch.GetTimestamp();
+        using var bound = handle.Owner.BoundStream();
         try
         {
-            using var call = handle.Owner.BulkClient().Read(request, handle.Owner.Options());
+            using var call = handle.Owner.BulkClient().Read(request, bound.Options);
             await foreach (var chunk in call.ResponseStream.ReadAllAsync())
             {
+                bound.Progress();
                 if (chunk.Errno != 0)
                 {
                     Finish(handle, first, blocks, done, FromWire(chunk.Errno));
@@ -285,7 +287,7 @@ public sealed partial class UnionFileSystem
         }
         catch (RpcException ex)
         {
-            Finish(handle, first, blocks, done, handle.Owner.Failed(ex));
+            Finish(handle, first, blocks, done, handle.Owner.Failed(ex, bound));
         }
         catch (Exception ex)
         {

@@ -70,11 +70,13 @@ public sealed partial class CacheWarmer
             request.Files.Add(new CachedFile { Owner = item.Owner, Path = item.Path, Ino = item.Ino, Version = item.Version, Blocks = { item.Blocks } });
             var started = Stopwatch.GetTimestamp();
             long bytes = 0;
+            using var bound = holder.BoundStream(cancel);
             try
             {
-                using var call = holder.BulkClient().ReadCachedBlocks(request, holder.Options(cancel));
+                using var call = holder.BulkClient().ReadCachedBlocks(request, bound.Options);
                 await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancel))
                 {
+                    bound.Progress();
                     if (!chunk.Found || chunk.Data.Length > Warmer._cache.BlockSize || !left.Remove(chunk.Block))
                         continue;
                     Warmer._cache.Write(new BlockKey(BlockKey.HashHost(item.Owner), item.Ino, item.Version, chunk.Block), chunk.Data.Span);
@@ -85,7 +87,7 @@ public sealed partial class CacheWarmer
             }
             catch (RpcException ex) when (!cancel.IsCancellationRequested)
             {
-                holder.Failed(ex);
+                holder.Failed(ex, bound);
                 Warmer._logger.LogInformation("Working set: {Holder}'s cache did not serve {Count} blocks of {Path} ({Status}); asking {Owner}",
                     holder.Name, left.Count, item.Path, ex.StatusCode, item.Owner);
             }
@@ -112,11 +114,13 @@ public sealed partial class CacheWarmer
                 var index = first;
                 var filled = 0;
                 var version = item.Version;
+                using var bound = owner.BoundStream(cancel);
                 try
                 {
-                    using var call = owner.BulkClient().Read(request, owner.Options(cancel));
+                    using var call = owner.BulkClient().Read(request, bound.Options);
                     await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancel))
                     {
+                        bound.Progress();
                         if (chunk.Errno != 0)
                             break;
                         version = chunk.CtimeNs;
@@ -148,7 +152,7 @@ public sealed partial class CacheWarmer
                 }
                 catch (RpcException ex) when (!cancel.IsCancellationRequested)
                 {
-                    owner.Failed(ex);
+                    owner.Failed(ex, bound);
                     Warmer._logger.LogInformation("Working set: {Owner} did not serve blocks of {Path} ({Status})", owner.Name, item.Path, ex.StatusCode);
                 }
             }
