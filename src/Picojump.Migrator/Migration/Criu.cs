@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
+using Picojump.Migrator.Images;
 
 namespace Picojump.Migrator.Migration;
 
 /// <summary>CRIU's dump and restore, run as the daemon (in its host's namespaces), with their logs read for the reason of a failure.</summary>
-internal sealed class Criu(string? path)
+internal sealed class Criu(string? path, string sharedRoot)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(10);
 
@@ -16,9 +17,13 @@ internal sealed class Criu(string? path)
     public void Dump(int pid, string directory)
         => Run(["dump", "-t", pid.ToString(CultureInfo.InvariantCulture), "-D", directory, "-v4", "-o", "dump.log"], directory, "dump.log", "dump");
 
+    /// <summary>Takes the sizes of shared files (under /pj) out of a dump before it is restored: see <see cref="FilesImage"/>.</summary>
+    public void ForgetSharedFileSizes(string directory) => FilesImage.ForgetSizesUnder(directory, sharedRoot);
+
     /// <summary>Restores detached; returns the init's pid (host view). <paramref name="stopped"/>: every task is left stopped.</summary>
     public int Restore(string directory, bool stopped, string pidFileName)
     {
+        ForgetSharedFileSizes(directory);
         var pidFile = Path.Combine(directory, pidFileName);
         File.Delete(pidFile);
         var log = stopped ? "restore.log" : "restore-local.log";

@@ -140,6 +140,7 @@ public sealed partial class MigrationCoordinator
                     throw new CriuException($"criu restore failed: fault injected ({FaultInjection.RestoreFails} in {Faults.FilePath} or PICOJUMP_FAULT)");
                 session.LazyPages = HybridCriu.StartLazyPages(_criu.Binary, directory, server.EndPoint.Port);
                 var restoring = clock.Elapsed;
+                _criu.ForgetSharedFileSizes(directory);
                 var pid = HybridCriu.RestoreLazy(_criu.Binary, directory);
                 var restored = clock.Elapsed;
                 var start = JobProcesses.StartTicks(pid);

@@ -40,7 +40,7 @@ public sealed partial class MigrationCoordinator
         _options = options;
         _logger = logger;
         _records = new MigrationStore(Path.Combine(options.StateDirectory, "migrations"));
-        _criu = new Criu(options.CriuPath);
+        _criu = new Criu(options.CriuPath, jobs.Mountpoint);
         Faults = new FaultInjection(options.StateDirectory);
     }
 

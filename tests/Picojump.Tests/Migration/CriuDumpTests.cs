@@ -68,6 +68,25 @@ public sealed class CriuDumpTests(DumpedJobFixture fixture, ITestOutputHelper ou
         Assert.True(pages.Count(p => p.Hash == PageHash.ZeroPage) >= 1024);
     }
 
+    /// <summary>
+    /// out.txt, open for writing in the job, stands for a file on /pj that another job wrote while
+    /// this one was frozen: CRIU refuses the dump as it is, and restores it once the sizes of the
+    /// files under the shared root are out of the image (files elsewhere keep theirs).
+    /// </summary>
+    [SkippableFact]
+    public void AFileThatGrewWhileTheJobWasFrozenRestoresOnceItsSizeIsForgotten()
+    {
+        var job = fixture.Job;
+        var copy = Path.Combine(job.WorkDirectory, "sizes");
+        CopyImages(job.ImagesDirectory, copy, except: _ => false);
+        Assert.Contains("has bad size", job.RestoreFailure(copy, outputGrowth: 4096));
+
+        Assert.Equal(0, FilesImage.ForgetSizesUnder(copy, "/no/such/shared/root"));
+        Assert.Equal(2, FilesImage.ForgetSizesUnder(copy, job.WorkDirectory)); // out.txt and err.txt
+        Assert.Equal(0, FilesImage.ForgetSizesUnder(copy, job.WorkDirectory));
+        job.RestoreAndCheck(copy, outputGrowth: 4096);
+    }
+
     [SkippableFact]
     public void ARewrittenPagemapIsByteIdenticalAndRestores()
     {

@@ -76,14 +76,14 @@ public sealed partial class CriuTestJob : IDisposable
         }
     }
 
-    /// <summary>Restores the job from <paramref name="imagesDirectory"/>, checks it goes on ticking with the same memory, then kills it.</summary>
-    public void RestoreAndCheck(string imagesDirectory)
+    /// <summary>
+    /// Restores the job from <paramref name="imagesDirectory"/>, checks it goes on ticking with the
+    /// same memory, then kills it. <paramref name="outputGrowth"/>: bytes another writer added to
+    /// out.txt (open in the job) while it was frozen.
+    /// </summary>
+    public void RestoreAndCheck(string imagesDirectory, int outputGrowth = 0)
     {
-        // CRIU checks that out.txt has the length it had at the dump: undo an earlier restore's ticks.
-        using (var output = new FileStream(OutputPath, FileMode.Open, FileAccess.Write))
-        {
-            output.SetLength(_outputLengthAtDump);
-        }
+        SetOutputLength(outputGrowth);
         var pidFile = Path.Combine(WorkDirectory, "restored.pid");
         File.Delete(pidFile);
         Criu("restore", "-D", imagesDirectory, "-d", "--pidfile", pidFile, "-o", "restore.log", "-v4");
@@ -98,6 +98,22 @@ public sealed partial class CriuTestJob : IDisposable
         {
             Kill(pid);
         }
+    }
+
+    /// <summary>A restore that must fail: out.txt grew by <paramref name="outputGrowth"/> bytes; gives the errors CRIU logged.</summary>
+    public string RestoreFailure(string imagesDirectory, int outputGrowth)
+    {
+        SetOutputLength(outputGrowth);
+        var result = ExternalProgram.Run("criu", ["restore", "-D", imagesDirectory, "-d", "-o", "restore.log", "-v4"], WorkDirectory, TimeSpan.FromSeconds(120));
+        Assert.True(result.ExitCode != 0, "criu restore succeeded");
+        return string.Join('\n', File.ReadLines(Path.Combine(imagesDirectory, "restore.log")).Where(l => l.Contains("Error", StringComparison.Ordinal)));
+    }
+
+    /// <summary>CRIU checks that out.txt has the length it had at the dump: undo an earlier restore's ticks, then add the growth.</summary>
+    private void SetOutputLength(int growth)
+    {
+        using var output = new FileStream(OutputPath, FileMode.Open, FileAccess.Write);
+        output.SetLength(_outputLengthAtDump + growth);
     }
 
     public void Dispose()
