@@ -80,6 +80,18 @@ internal static class JobMapping
         Rule = decision.Rule.ToString(),
         Target = decision.Target ?? "",
         Reason = decision.Reason,
+        Candidates =
+        {
+            decision.Candidates.Select(c => new CandidateCost
+            {
+                Host = c.Host,
+                GainMs = (long)c.Gain.TotalMilliseconds,
+                CostMs = (long)c.Cost.TotalMilliseconds,
+                RequiredMs = (long)c.Required.TotalMilliseconds,
+                BytesToSend = c.BytesToSend,
+                IsReturn = c.IsReturn,
+            }),
+        },
     };
 
     public static RpcException ToRpc(JobException ex) => new(new Status(ex.Kind switch

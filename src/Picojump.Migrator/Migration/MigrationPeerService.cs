@@ -35,6 +35,9 @@ public sealed class MigrationPeerService(MigrationCoordinator coordinator) : Mig
     public override Task<WorkingSetReport> WorkingSet(WorkingSetOffer request, ServerCallContext context)
         => Guard(() => coordinator.WorkingSetAsync(request, context.CancellationToken));
 
+    public override Task<PagesHeldReply> PagesHeld(PagesHeldRequest request, ServerCallContext context)
+        => Guard(() => Task.FromResult(coordinator.PagesHeld(request)));
+
     public override Task<AbortReply> Abort(AbortRequest request, ServerCallContext context)
         => Guard(async () =>
         {

@@ -27,6 +27,9 @@ public sealed record PolicyRunnerOptions
 
     /// <summary>The round trip assumed for a peer the heartbeat has not timed yet.</summary>
     public TimeSpan UnknownRoundTrip { get; init; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>How old the estimates of what each candidate holds of a job may get (see <see cref="TargetEstimates"/>).</summary>
+    public TimeSpan EstimateRefresh { get; init; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>
@@ -38,9 +41,9 @@ public sealed record PolicyRunnerOptions
 /// </summary>
 /// <remarks>
 /// Estimates, stated: a link carries what the peer set measured on it (block streams, heartbeat
-/// probes), <see cref="PolicyRunnerOptions.BytesPerSecond"/> until then; a target is assumed to hold none of the job's pages and to lack none of its cached blocks
-/// (no cheap query tells; it errs towards staying). Passthrough reads of local files are counted
-/// at open, as the file's size.
+/// probes), <see cref="PolicyRunnerOptions.BytesPerSecond"/> until then; what a target holds of
+/// the job's pages and lacks of its cached blocks comes from <see cref="TargetEstimates"/>, a
+/// few seconds old at most. Passthrough reads of local files are counted at open, as the file's size.
 /// </remarks>
 public sealed class PolicyRunner(
     PolicyEngine engine,
@@ -53,6 +56,7 @@ public sealed class PolicyRunner(
 {
     private readonly ConcurrentDictionary<string, Task> _moving = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (DecisionRule Rule, string? Target)> _logged = new(StringComparer.Ordinal);
+    private readonly TargetEstimates? _estimates = migrations == null ? null : new TargetEstimates(migrations, options.EstimateRefresh);
 
     public PolicyEngine Engine => engine;
 
@@ -96,6 +100,7 @@ public sealed class PolicyRunner(
         {
             engine.Forget(gone);
             _logged.TryRemove(gone, out _);
+            _estimates?.Forget(gone);
         }
         var snapshot = accounting.Snapshot(engine.Options.Window);
         var traffic = snapshot.Jobs.ToDictionary(j => j.JobKey, StringComparer.Ordinal);
@@ -104,7 +109,7 @@ public sealed class PolicyRunner(
         {
             if (!engine.Jobs.Contains(job.Id, StringComparer.Ordinal))
                 engine.Restore(job.Id, Arrived(job));
-            var decision = engine.Evaluate(cluster, Observe(job, snapshot.Window, traffic.GetValueOrDefault(AccountingKey(job))));
+            var decision = engine.Evaluate(cluster, Observe(job, snapshot.Window, traffic.GetValueOrDefault(AccountingKey(job)), cluster, stop));
             Log(decision);
             PolicyMetrics.Record(decision);
             if (decision is { IsMove: true, Target: { } target } && migrations != null)
@@ -122,11 +127,14 @@ public sealed class PolicyRunner(
         return new ClusterView(options.Enabled, links);
     }
 
-    private JobObservation Observe(JobRecord job, TimeSpan window, JobAccess? access)
+    private JobObservation Observe(JobRecord job, TimeSpan window, JobAccess? access, ClusterView cluster, CancellationToken stop)
     {
         var traffic = access?.Window.Select(o => new OwnerTraffic(o.OwnerHost, o.Ops, o.BytesRead + o.BytesWritten)).ToList() ?? [];
         var freeze = job.Migrations is [.., var last] ? TimeSpan.FromMicroseconds(last.FreezeMicros) : options.FirstFreeze;
-        return new JobObservation(job.Id, jobs.HostName, window, traffic, job.RssBytes / engine.Options.PageSize, [], freeze)
+        var residentPages = job.RssBytes / engine.Options.PageSize;
+        var candidates = cluster.Links.Where(l => l.Reachable).Select(l => l.Host).ToList();
+        var targets = _estimates?.For(job, residentPages, candidates, stop) ?? [];
+        return new JobObservation(job.Id, jobs.HostName, window, traffic, residentPages, targets, freeze)
         {
             PolicyEnabled = job.PolicyEnabled,
             PinnedHost = job.PinnedHost,

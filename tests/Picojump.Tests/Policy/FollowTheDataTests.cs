@@ -68,6 +68,22 @@ public sealed class FollowTheDataTests(DevClusterFixture fixture, ITestOutputHel
         Assert.True(local != null, $"job {mover} at h2: {locality}");
         output.WriteLine($"at h2: {locality.GetProperty("localShare").GetDouble():P0} of bytes local; {locality.GetProperty("lastDecision").GetProperty("reason").GetString()}");
 
+        // A move back to h1 would not send what h1's page store kept of the job when it left, nor
+        // the blocks of h2's file that h1's cache holds: the estimate behind the cost says so
+        // (without it, a move anywhere counted the job's whole resident memory).
+        JsonElement back = default;
+        long rss = 0;
+        var estimated = UnionCluster.PollUntil(TimeSpan.FromSeconds(30), () =>
+        {
+            var job = ManagedJob(Status("h2"), mover);
+            rss = MigrateCluster.Long(job, "rssBytes");
+            back = job.GetProperty("locality").GetProperty("lastDecision").GetProperty("candidates").EnumerateArray()
+                .FirstOrDefault(c => c.GetProperty("host").GetString() == "h1");
+            return back.ValueKind == JsonValueKind.Object && rss > 0 && BytesToSend(back) < rss / 2;
+        }, TimeSpan.FromSeconds(1));
+        Assert.True(estimated != null, $"a move back to h1 sends {back} of the job's {rss} resident bytes");
+        output.WriteLine($"a move back to h1 would send {BytesToSend(back)} of the job's {rss} resident bytes");
+
         // The others saw the same traffic and stayed, saying why.
         var status = Status("h1");
         var pinnedJob = ManagedJob(status, pinned);
@@ -114,6 +130,10 @@ public sealed class FollowTheDataTests(DevClusterFixture fixture, ITestOutputHel
     }
 
     private JsonElement Status(string host) => _cluster.Union.Status(host);
+
+    /// <summary>A candidate's bytes to send; the JSON leaves a zero out.</summary>
+    private static long BytesToSend(JsonElement candidate)
+        => candidate.TryGetProperty("bytesToSend", out _) ? MigrateCluster.Long(candidate, "bytesToSend") : 0;
 
     private static JsonElement ManagedJob(JsonElement status, string id)
         => status.GetProperty("managedJobs").EnumerateArray().Single(j => j.GetProperty("id").GetString() == id);
