@@ -22,8 +22,10 @@ public abstract class LockTests(MountFixture fixture) : MountTestBase(fixture)
             flock -s 3
             flock -n -s lockfile true
             if flock -n -x lockfile true; then echo "exclusive lock granted over a shared one" >&2; exit 1; fi
-            exec 3>&-   # closing the last descriptor drops the lock
-            flock -n -x lockfile true
+            # Closing the last descriptor drops the lock. FUSE sends the RELEASE that carries the
+            # unlock after close(2) has returned, so the drop is waited for (a held lock fails).
+            exec 3>&-
+            flock -w 5 -x lockfile true
             # A waiting flock(1) gets the lock as soon as the holder closes it.
             exec 3> lockfile
             flock -x 3
