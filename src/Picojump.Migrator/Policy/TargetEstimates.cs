@@ -20,7 +20,7 @@ internal sealed class TargetEstimates(MigrationCoordinator migrations, TimeSpan 
     private sealed record Entry(DateTimeOffset Taken, IReadOnlyList<TargetEstimate> Targets);
 
     private readonly ConcurrentDictionary<string, Entry> _known = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Task> _refreshing = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _refreshing = new(StringComparer.Ordinal);
 
     public TimeSpan Refresh => refresh;
 
@@ -28,11 +28,20 @@ internal sealed class TargetEstimates(MigrationCoordinator migrations, TimeSpan 
     public IReadOnlyList<TargetEstimate> For(JobRecord job, long residentPages, IReadOnlyList<string> candidates, CancellationToken stop)
     {
         var known = _known.GetValueOrDefault(job.Id);
-        if ((known == null || DateTimeOffset.UtcNow - known.Taken > refresh) && candidates.Count > 0 && !_refreshing.ContainsKey(job.Id))
+        // One refresh per job at a time: the entry is taken before the work starts.
+        if ((known == null || DateTimeOffset.UtcNow - known.Taken > refresh) && candidates.Count > 0 && _refreshing.TryAdd(job.Id, true))
         {
-            var task = Task.Run(() => TakeAsync(job, residentPages, candidates, stop), CancellationToken.None);
-            if (_refreshing.TryAdd(job.Id, task))
-                task.ContinueWith(_ => _refreshing.TryRemove(job.Id, out var _), TaskScheduler.Default);
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await TakeAsync(job, residentPages, candidates, stop);
+                }
+                finally
+                {
+                    _refreshing.TryRemove(job.Id, out _);
+                }
+            }, CancellationToken.None);
         }
         return known?.Targets ?? [];
     }
