@@ -35,16 +35,20 @@ public sealed class JobResolverTests : IDisposable
     }
 
     [SkippableFact]
-    public void A_child_in_the_tests_session_is_the_tests_job()
+    public void A_child_in_a_session_is_that_sessions_job()
     {
-        Prerequisites.RequireCommand("sleep");
-        var child = Start("sleep", "30");
+        // A session of its own: the test runner's may be led from outside this PID namespace (session 0).
+        Prerequisites.RequireCommand("setsid");
+        Prerequisites.RequireCommand("sh");
+        var leader = Start("setsid", "sh", "-c", "sleep 30 & wait");
+        var child = ChildOf(leader.Id);
         var resolver = new JobResolver();
 
-        var own = resolver.Resolve(Environment.ProcessId);
+        var job = resolver.Resolve(leader.Id);
 
-        Assert.StartsWith("session:", own.Key, StringComparison.Ordinal);
-        Assert.Equal(own, resolver.Resolve(child.Id));
+        Assert.Equal($"session:{leader.Id}", job.Key);
+        Assert.Equal($"sh (session {leader.Id})", job.Label);
+        Assert.Equal(job, resolver.Resolve(child));
     }
 
     [Fact]
@@ -97,7 +101,7 @@ public sealed class JobResolverTests : IDisposable
         return process;
     }
 
-    /// <summary>unshare --fork's child, once it runs sleep.</summary>
+    /// <summary>The first child of PID (unshare --fork's, or a shell's), once it runs sleep.</summary>
     private static int ChildOf(int pid)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
@@ -112,7 +116,7 @@ public sealed class JobResolverTests : IDisposable
             }
             Thread.Sleep(20);
         }
-        throw new TimeoutException($"unshare (pid {pid}) forked nothing within 10 s");
+        throw new TimeoutException($"pid {pid} forked nothing within 10 s");
     }
 
     /// <summary>Until the process runs sleep: the labels name the program, which is setsid or unshare before the exec.</summary>
