@@ -135,6 +135,46 @@ public sealed partial class DemoRun
     private void CopyToH1()
         => OnH1(["sh", "-c", $"mkdir -p {CopyDirectory} && cp -r {string.Join(' ', Datasets.Select(DataDirectory))} {CopyDirectory}/"], CopyTimeout);
 
+    /// <summary>
+    /// Every copy against its source, byte for byte, in the exports: a wrong checksum of the
+    /// copy-first run then says whether cp made a wrong copy or the job read a right one wrong.
+    /// </summary>
+    private void CheckCopies()
+    {
+        foreach (var dataset in Datasets)
+        {
+            var source = InExport(dataset.Host, DataDirectory(dataset));
+            foreach (var path in Directory.GetFiles(source).Order(StringComparer.Ordinal))
+            {
+                Stopping.ThrowIfCancellationRequested();
+                var relative = $"{dataset.Name}/{Path.GetFileName(path)}";
+                if (FirstDifference(path, InExport("h1", $"{CopyDirectory}/{relative}")) is { } difference)
+                    throw new CliException($"cp through h1's /pj copied {relative} wrong: {difference}");
+            }
+        }
+    }
+
+    /// <summary>Where <paramref name="copy"/> first differs from <paramref name="original"/>, in words; null if nowhere.</summary>
+    private static string? FirstDifference(string original, string copy)
+    {
+        if (!File.Exists(copy))
+            return "the copy is missing";
+        using var left = File.OpenRead(original);
+        using var right = File.OpenRead(copy);
+        var a = new byte[1 << 20];
+        var b = new byte[1 << 20];
+        for (long offset = 0; ; offset += a.Length)
+        {
+            var n = left.ReadAtLeast(a, a.Length, throwOnEndOfStream: false);
+            var m = right.ReadAtLeast(b, b.Length, throwOnEndOfStream: false);
+            var same = a.AsSpan(0, n).CommonPrefixLength(b.AsSpan(0, m));
+            if (same < Math.Max(n, m))
+                return $"{right.Length} bytes where the source has {left.Length}, the first difference at byte {offset + same}";
+            if (n < a.Length)
+                return null;
+        }
+    }
+
     private static string CopyOf(Dataset dataset) => $"{CopyDirectory}/{dataset.Name}";
 
     private void RemoveCopies() => OnH1(["rm", "-rf", CopyDirectory], TimeSpan.FromMinutes(2));

@@ -140,7 +140,10 @@ public sealed partial class DemoRun(ClusterLayout layout, DemoOptions options) :
         var job = FollowJob(scenario, clock);
         var result = new RunResult(scenario, clock.Elapsed, copy, _cluster.DeliveredBytes() - delivered, job.Moves, job.Checksums);
         if (scenario.CopiesFirst)
+        {
+            CheckCopies();
             RemoveCopies();
+        }
         return result;
     }
 

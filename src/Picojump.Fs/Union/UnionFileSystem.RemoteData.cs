@@ -20,63 +20,120 @@ public sealed partial class UnionFileSystem
     /// <summary>A block past the end of the file: not an error, an empty block.</summary>
     private const Errno PastEnd = Errno.ENODATA;
 
-    private const int MaxCollisions = 64;
+    /// <summary>
+    /// Rounds of loading one block before a read gives up with EIO: a block can be evicted, or
+    /// the file change, between its fetch and its copy, but not every time.
+    /// </summary>
+    private const int MaxBlockRounds = 8;
 
     /// <summary>Blocks one fetch stream carries at most.</summary>
     private const int StreamBlocks = 4;
 
     private int BlockSize => _cache!.BlockSize;
 
+    /// <summary>
+    /// Fills <paramref name="buffer"/> from the file at <paramref name="offset"/>. It is short
+    /// only at the end of the file: the kernel takes a short read of a cached file for its end,
+    /// zeroes the rest of the pages and shrinks its size. An error after part of the range
+    /// fails the whole read (the kernel asks again for what its reader still needs).
+    /// </summary>
     private Errno ReadRemote(in FuseInHeader header, RemoteFileHandle handle, long offset, Span<byte> buffer, out int length)
     {
         length = 0;
         var waited = TimeSpan.Zero;
-        var collisions = 0;
-        // The blocks this read took from the cache that the handle has not recorded yet (a
-        // block is read in many pieces): they go into the job's working set.
+        // The blocks this read took that the handle has not recorded yet (a block is read in
+        // many pieces): they go into the job's working set.
         long recordFrom = -1, recordTo = -1, recordVersion = 0;
-        while (length < buffer.Length)
+        byte[]? own = null;
+        try
         {
-            var at = offset + length;
-            var index = at / BlockSize;
-            var error = LoadBlock(handle, index, ref waited);
-            if (error != Errno.OK)
-                return length > 0 ? Errno.OK : error;
-            lock (handle.Gate)
+            while (length < buffer.Length)
             {
-                // Another read of this handle moved on meanwhile (the kernel reads ahead in
-                // parallel): load again, which the cache answers.
-                if (handle.BlockIndex != index)
-                {
-                    if (++collisions > MaxCollisions)
-                        return length > 0 ? Errno.OK : Errno.EAGAIN;
-                    continue;
-                }
+                var at = offset + length;
+                var index = at / BlockSize;
                 var within = (int)(at - index * BlockSize);
-                if (within >= handle.BlockLength)
-                    break; // end of file
-                var n = Math.Min(handle.BlockLength - within, buffer.Length - length);
-                handle.Block.AsSpan(within, n).CopyTo(buffer[length..]);
-                length += n;
-                if (handle.RecordedBlock != index || handle.RecordedVersion != handle.Version)
-                {
-                    (handle.RecordedBlock, handle.RecordedVersion) = (index, handle.Version);
-                    if (recordFrom < 0 || recordVersion != handle.Version)
-                        (recordFrom, recordVersion) = (index, handle.Version);
-                    recordTo = index;
-                }
-                if (handle.BlockLength < BlockSize)
-                    break;
+                var error = CopyBlock(handle, index, within, buffer[length..], ref own, ref waited, out var copied, out var blockLength, out var version);
+                if (error != Errno.OK)
+                    return error;
+                length += copied;
+                if (recordFrom < 0 || recordVersion != version)
+                    (recordFrom, recordVersion) = (index, version);
+                recordTo = index;
+                if (blockLength < BlockSize)
+                    break; // the last block: the end of the file
             }
         }
+        finally
+        {
+            if (own != null)
+                ArrayPool<byte>.Shared.Return(own);
+        }
         Account(in header, handle.Node.Owner, length, 0, waited);
-        if (recordFrom >= 0 && Accounting is { } accounting)
+        if (recordFrom >= 0 && Accounting is { } accounting && Unrecorded(handle, ref recordFrom, recordTo, recordVersion))
         {
             var path = _nodes.PathOf(handle.Node);
             for (var index = recordFrom; index <= recordTo; index++)
                 accounting.RecordBlock((int)header.Pid, new WorkingSetBlock(handle.Node.Owner, path, handle.Ino, recordVersion, (ulong)index));
         }
         return Errno.OK;
+    }
+
+    /// <summary>
+    /// Copies block <paramref name="index"/> from <paramref name="within"/> into
+    /// <paramref name="destination"/>: from the handle's current block when it is that one
+    /// (the kernel reads a block in pieces), else from the cache into a buffer of this read's
+    /// own. The kernel reads ahead in parallel, so another read of the handle may make a
+    /// different block current at any moment; this read then never waits for it to come back.
+    /// </summary>
+    private Errno CopyBlock(RemoteFileHandle handle, long index, int within, Span<byte> destination, ref byte[]? own, ref TimeSpan waited,
+        out int copied, out int blockLength, out long version)
+    {
+        copied = blockLength = 0;
+        version = 0;
+        for (var round = 0; round < MaxBlockRounds; round++)
+        {
+            var error = LoadBlock(handle, index, ref waited);
+            if (error == PastEnd)
+                return Errno.OK; // nothing to copy: the file ends before this block
+            if (error != Errno.OK)
+                return error;
+            BlockKey key;
+            lock (handle.Gate)
+            {
+                version = handle.Version;
+                if (handle.BlockIndex == index)
+                {
+                    blockLength = handle.BlockLength;
+                    copied = Math.Clamp(blockLength - within, 0, destination.Length);
+                    handle.Block.AsSpan(within, copied).CopyTo(destination);
+                    return Errno.OK;
+                }
+                key = Key(handle, index);
+            }
+            own ??= ArrayPool<byte>.Shared.Rent(BlockSize);
+            if (_cache!.TryRead(key, own.AsSpan(0, BlockSize), out blockLength))
+            {
+                copied = Math.Clamp(blockLength - within, 0, destination.Length);
+                own.AsSpan(within, copied).CopyTo(destination);
+                return Errno.OK;
+            }
+        }
+        _logger.LogWarning("Block {Index} of {Path} left the cache {Rounds} times before it could be read", index, _nodes.PathOf(handle.Node), MaxBlockRounds);
+        return Errno.EIO;
+    }
+
+    /// <summary>Drops the first of blocks [from, to] if the handle put it into the working set last; marks the rest put.</summary>
+    private static bool Unrecorded(RemoteFileHandle handle, ref long from, long to, long version)
+    {
+        lock (handle.Gate)
+        {
+            if (handle.RecordedVersion == version && handle.RecordedBlock == from)
+                from++;
+            if (from > to)
+                return false;
+            (handle.RecordedBlock, handle.RecordedVersion) = (to, version);
+            return true;
+        }
     }
 
     /// <summary>
@@ -106,6 +163,10 @@ public sealed partial class UnionFileSystem
                     handle.BlockLength = cached;
                     hit = true;
                 }
+                else if (!hit)
+                {
+                    handle.BlockIndex = -1; // a miss may have written part of the buffer
+                }
                 if (hit)
                 {
                     handle.BlockIndex = index;
@@ -129,17 +190,8 @@ public sealed partial class UnionFileSystem
             var started = Stopwatch.GetTimestamp();
             var error = fetch.GetAwaiter().GetResult();
             waited += Stopwatch.GetElapsedTime(started);
-            if (error == PastEnd)
-            {
-                lock (handle.Gate)
-                {
-                    handle.BlockIndex = index;
-                    handle.BlockLength = 0;
-                }
-                return Errno.OK;
-            }
             if (error != Errno.OK)
-                return error;
+                return error; // PastEnd included
         }
         return Errno.EIO;
     }

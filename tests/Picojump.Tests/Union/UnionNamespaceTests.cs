@@ -181,6 +181,61 @@ public sealed class UnionNamespaceTests(DevClusterFixture fixture) : IClassFixtu
         Assert.False(File.Exists(_cluster.Export("h3", $"{name}/b/g")), "mv left the source on h3");
     }
 
+    /// <summary>
+    /// Eight threads on one O_DIRECT descriptor of a peer's file: each pread is its own READ,
+    /// so the kernel sends many at once on one handle, at random offsets across block edges
+    /// (a cold cache first, then warm). Every word of the file holds its own offset, so each
+    /// read is checked where it landed. A read must be whole: through the page cache the
+    /// kernel takes a short one for the end of the file.
+    /// </summary>
+    [SkippableFact]
+    public void Parallel_reads_of_a_peers_file_on_one_descriptor_come_back_whole_and_right()
+    {
+        _cluster.EnsureUp();
+        var name = UnionCluster.UniqueName("parallel");
+        const int Size = 24 * MiB + 12345;
+        var words = new byte[Size];
+        for (var offset = 0; offset + 8 <= Size; offset += 8)
+            BitConverter.TryWriteBytes(words.AsSpan(offset), (long)offset);
+        _cluster.PutInExport("h2", $"{name}/words", words);
+
+        var said = _cluster.PyOk("h1", ParallelReader.Replace("PATH", $"/pj/{name}/words", StringComparison.Ordinal));
+
+        Assert.Equal("0 problems in 2 x 8 x 150 reads\n", said);
+    }
+
+    private const string ParallelReader = """
+        import mmap, os, random, threading
+        path = "PATH"
+        size = os.stat(path).st_size
+        problems = []
+        def reader(fd, seed):
+            r = random.Random(seed)
+            buffer = mmap.mmap(-1, 385 * 4096)  # page-aligned, as O_DIRECT wants
+            for _ in range(150):
+                n = r.randrange(1, 385) * 4096
+                offset = r.randrange(0, size // 4096 + 1) * 4096
+                got = os.preadv(fd, [memoryview(buffer)[:n]], offset)
+                want = max(0, min(n, size - offset))
+                if got != want:
+                    problems.append(f"pread({n} at {offset}) gave {got} bytes, not {want}")
+                    continue
+                whole = got // 8 * 8
+                words = memoryview(buffer)[:whole].cast("Q")
+                for i in range(0, len(words), 64):
+                    if words[i] != offset + 8 * i:
+                        problems.append(f"pread({n} at {offset}): the word at {offset + 8 * i} says {words[i]}")
+                        break
+        for round in range(2):
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+            threads = [threading.Thread(target=reader, args=(fd, 8 * round + i)) for i in range(8)]
+            [t.start() for t in threads]
+            [t.join() for t in threads]
+            os.close(fd)
+        print(len(problems), "problems in 2 x 8 x 150 reads")
+        print("\n".join(problems[:10]), end="")
+        """;
+
     [SkippableFact]
     public void Writes_to_a_peers_file_are_in_its_export_when_the_write_returns()
     {
