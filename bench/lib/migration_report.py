@@ -250,6 +250,10 @@ def main():
   runs a 10 ms loop that prints a tick every 100 ms and a `stall T0 T1` line whenever two turns
   of the loop are more than 50 ms apart. When TRIGGER appears it rewrites the first 10% of its
   memory with new bytes. A row starts once the job has filled its memory and ticked 5 times.
+- Before the first row a 16 MiB job moves h1 -> h2 (eager) and back (hybrid), not measured:
+  a node's picojumpd runs for days, and only its first move after a start pays for the code's
+  first runs, the bulk connections' set-up and the stores' first use. The idle traffic is
+  measured after it.
 - (a) plain: `criu dump -t <init pid> -D dir -v4` in h1's namespaces; the directory (no logs)
   as `tar | tcpcopy.py send` from h1 to `tcpcopy.py recv | tar -x` on h2's address (a TCP copy
   across the bridge, like `tar | nc`); `criu restore -D dir -d -v4` in h2's namespaces.
