@@ -15,12 +15,9 @@ public sealed partial class MigrationCoordinator
     /// <summary>Server: how many of the sampled hashes this host's page store holds.</summary>
     public PagesHeldReply PagesHeld(PagesHeldRequest request)
     {
-        var bytes = request.Hashes.Span;
-        if (bytes.Length % PageHash.Size != 0 || bytes.Length / PageHash.Size > MaxSampledPages)
-            throw new InvalidDataException($"hashes must be at most {MaxSampledPages} of {PageHash.Size} bytes each, not {bytes.Length} bytes");
-        var hashes = new PageHash[bytes.Length / PageHash.Size];
-        for (var i = 0; i < hashes.Length; i++)
-            hashes[i] = PageHash.ReadFrom(bytes.Slice(i * PageHash.Size, PageHash.Size));
+        if (request.Hashes.Length / PageHash.Size > MaxSampledPages)
+            throw new InvalidDataException($"hashes must be at most {MaxSampledPages} of {PageHash.Size} bytes each, not {request.Hashes.Length} bytes");
+        var hashes = PageHash.Split(request.Hashes.Span);
         return new PagesHeldReply { Held = hashes.Length - _store.Missing(hashes).Count };
     }
 
@@ -34,9 +31,7 @@ public sealed partial class MigrationCoordinator
             return 0;
         if (Client(host) is not { } client)
             return null;
-        var bytes = new byte[Math.Min(sample.Count, MaxSampledPages) * PageHash.Size];
-        for (var i = 0; i < bytes.Length / PageHash.Size; i++)
-            sample[i].WriteTo(bytes.AsSpan(i * PageHash.Size));
+        var bytes = PageHash.Concat(sample.Take(MaxSampledPages).ToList());
         try
         {
             var reply = await client.PagesHeldAsync(new PagesHeldRequest { Hashes = UnsafeByteOperations.UnsafeWrap(bytes) }, Small(cancel));

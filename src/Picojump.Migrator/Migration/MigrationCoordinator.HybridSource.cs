@@ -52,6 +52,9 @@ public sealed partial class MigrationCoordinator
 
     private const int SIGSTOP = 19;
 
+    /// <summary>Pages of the job's memory sampled for the destination (see HybridHeader.memory_sample).</summary>
+    private const int MemorySamplePages = 256;
+
     private readonly ConcurrentDictionary<string, HybridSource> _hybridSources = new(StringComparer.Ordinal);
 
     private bool IsHybridLive(string id) => _hybridSources.ContainsKey(id) || _hybridIncoming.ContainsKey(id);
@@ -70,6 +73,8 @@ public sealed partial class MigrationCoordinator
         {
             Process dump;
             CriuPageServerClient criu;
+            // Taken while the job still runs: it only decides whether D waits for the hashes.
+            var sample = SampleMemory(job);
             try
             {
                 (dump, criu) = await HybridCriu.DumpLazyAsync(_criu.Binary, job.Pid, directory, cancel);
@@ -97,7 +102,7 @@ public sealed partial class MigrationCoordinator
             }, CancellationToken.None);
             record = _records.Save(record with { Phase = MigrationPhase.Transferring });
 
-            (var prepare, bytes) = await HybridPrepareCallAsync(client, record, job, proxy, cancel);
+            (var prepare, bytes) = await HybridPrepareCallAsync(client, record, job, proxy, sample, cancel);
             hashed = freeze.Elapsed;
             _logger.LogInformation(
                 "Migration {Id} (hybrid): dumped in {Dump} ms, images sent and {To} restored in {Prepare} ms (restore {Restore} ms); {Bytes} bytes sent",
@@ -276,9 +281,24 @@ public sealed partial class MigrationCoordinator
         return null;
     }
 
+    /// <summary>Hashes of a few hundred of the job's non-zero pages, end to end; empty if its memory cannot be read.</summary>
+    private ByteString SampleMemory(JobRecord job)
+    {
+        try
+        {
+            var sample = MemorySample.NonZeroPages(JobProcesses.InNamespace(job.PidNamespace), MemorySamplePages, Random.Shared);
+            return UnsafeByteOperations.UnsafeWrap(PageHash.Concat(sample));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("Job {Job}: its memory cannot be sampled ({Error}); the destination will wait for the hashes", job.Id, ex.Message);
+            return ByteString.Empty;
+        }
+    }
+
     /// <summary>One call: the header and every image file of the lazy dump; D answers once it holds the job restored and stopped.</summary>
     private async Task<(PrepareReply Reply, long Bytes)> HybridPrepareCallAsync(
-        MigrationGrpc.MigrationClient client, MigrationRecord record, JobRecord job, HybridPageProxy proxy, CancellationToken cancel)
+        MigrationGrpc.MigrationClient client, MigrationRecord record, JobRecord job, HybridPageProxy proxy, ByteString sample, CancellationToken cancel)
     {
         var files = Directory.EnumerateFiles(record.Directory, "*.img").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
         var fileBytes = files.Sum(f => new FileInfo(Path.Combine(record.Directory, f)).Length);
@@ -291,6 +311,7 @@ public sealed partial class MigrationCoordinator
             StartedUnixMs = record.StartedUnixMs,
             PageServer = proxy.EndPoint.ToString(),
             Token = ByteString.CopyFrom(proxy.Token),
+            MemorySample = sample,
         };
         long bytes = header.CalculateSize();
         await call.RequestStream.WriteAsync(new HybridChunk { Header = header }, cancel);

@@ -25,5 +25,25 @@ public readonly record struct PageHash(UInt128 Value)
 
     public void WriteTo(Span<byte> destination) => BinaryPrimitives.WriteUInt128LittleEndian(destination, Value);
 
+    /// <summary>Hashes end to end, 16 bytes each: the wire form of a hash list.</summary>
+    public static byte[] Concat(IReadOnlyList<PageHash> hashes)
+    {
+        var bytes = new byte[hashes.Count * Size];
+        for (var i = 0; i < hashes.Count; i++)
+            hashes[i].WriteTo(bytes.AsSpan(i * Size));
+        return bytes;
+    }
+
+    /// <summary>The hashes of a list in wire form; throws on a length that is not whole hashes.</summary>
+    public static PageHash[] Split(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length % Size != 0)
+            throw new InvalidDataException($"a hash list is whole hashes of {Size} bytes, not {bytes.Length} bytes");
+        var hashes = new PageHash[bytes.Length / Size];
+        for (var i = 0; i < hashes.Length; i++)
+            hashes[i] = ReadFrom(bytes.Slice(i * Size, Size));
+        return hashes;
+    }
+
     public override string ToString() => Value.ToString("x32", null);
 }

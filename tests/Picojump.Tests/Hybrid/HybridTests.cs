@@ -34,11 +34,21 @@ public sealed class HybridTests(DevClusterFixture fixture, ITestOutputHelper out
 
     private readonly MigrateCluster _cluster = new(fixture);
 
+    /// <summary>The destination's log line when its store holds little of the arriving job, and when it holds enough.</summary>
+    private const string NoWait = "of a sample of the job's memory: the background fill does not wait for the hashes";
+
+    private const string Wait = "of a sample of the job's memory: the background fill waits up to";
+
+    /// <summary>Lines of the host's daemon log that contain <paramref name="text"/>.</summary>
+    private int LogLines(string host, string text)
+        => File.ReadLines(Path.Combine(fixture.HostDirectory(host), "log")).Count(line => line.Contains(text, StringComparison.Ordinal));
+
     [SkippableFact]
     public void A_python_job_with_256_MiB_moves_hybrid_with_a_short_freeze_ends_with_the_same_checksum_and_its_trip_back_fetches_only_what_changed()
     {
         _cluster.EnsureUp();
         var (dir, id, stdout, seed) = StartStateJob("h1", "hstate", 256);
+        var notWaiting = LogLines("h2", NoWait);
 
         var there = MigrateHybrid("h1", id, "h2");
         Report("h1 -> h2", there);
@@ -58,11 +68,17 @@ public sealed class HybridTests(DevClusterFixture fixture, ITestOutputHelper out
         var entry = job.GetProperty("migrations").EnumerateArray().Last();
         Assert.Equal("hybrid", entry.GetProperty("mode").GetString());
         Assert.True(MigrateCluster.Long(entry, "residentMicros") > 0, $"{entry}");
+        // h2's store holds none of this job: CRIU's background fill must not wait for the
+        // hashes, holding up the job's faults queued behind it.
+        Assert.Equal(notWaiting + 1, LogLines("h2", NoWait));
 
         _cluster.Union.ShOk("h2", $"touch {dir}/go1");
         _cluster.WaitForLine(stdout, "changed");
 
+        var waiting = LogLines("h1", Wait);
         var back = MigrateHybrid("h2", id, "h1");
+        // h1's store holds most of it: the fill waits for the hashes and takes those pages from the store.
+        Assert.Equal(waiting + 1, LogLines("h1", Wait));
         Report("h2 -> h1", back);
         // h1's store kept the pages that left it: only about the tenth the job changed is fetched back.
         var fetched = MigrateCluster.Long(back, "pagesFetched");
