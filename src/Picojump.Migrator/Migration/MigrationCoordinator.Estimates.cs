@@ -13,13 +13,17 @@ public sealed partial class MigrationCoordinator
     public const int MaxSampledPages = 4096;
 
     /// <summary>Server: how many of the sampled hashes this host's page store holds.</summary>
-    public PagesHeldReply PagesHeld(PagesHeldRequest request)
+    public PagesHeldReply PagesHeld(PagesHeldRequest request) => new() { Held = PagesHeld(ParseSample(request.Hashes)) };
+
+    /// <summary>A sample's hashes off the wire; InvalidDataException (InvalidArgument to the caller) past <see cref="MaxSampledPages"/> or on a partial hash.</summary>
+    private static PageHash[] ParseSample(ByteString hashes)
     {
-        if (request.Hashes.Length / PageHash.Size > MaxSampledPages)
-            throw new InvalidDataException($"hashes must be at most {MaxSampledPages} of {PageHash.Size} bytes each, not {request.Hashes.Length} bytes");
-        var hashes = PageHash.Split(request.Hashes.Span);
-        return new PagesHeldReply { Held = hashes.Length - _store.Missing(hashes).Count };
+        if (hashes.Length / PageHash.Size > MaxSampledPages)
+            throw new InvalidDataException($"a sample is at most {MaxSampledPages} hashes of {PageHash.Size} bytes, not {hashes.Length} bytes");
+        return PageHash.Split(hashes.Span);
     }
+
+    private int PagesHeld(PageHash[] sample) => sample.Length - _store.Missing(sample).Count;
 
     /// <summary>
     /// Client: the share of <paramref name="sample"/> (hashes of the job's non-zero pages) that

@@ -93,9 +93,7 @@ public sealed partial class MigrationCoordinator
             throw new MigrationException($"bad migration id {header.MigrationId}", StatusCode.InvalidArgument);
         if (header.Token.Length != HybridPageProxy.TokenSize || !IPEndPoint.TryParse(header.PageServer, out var announced))
             throw new MigrationException("a hybrid prepare needs the source's page server and its token", StatusCode.InvalidArgument);
-        if (header.MemorySample.Length % PageHash.Size != 0 || header.MemorySample.Length / PageHash.Size > MaxSampledPages)
-            throw new MigrationException($"a memory sample is at most {MaxSampledPages} hashes of {PageHash.Size} bytes, not {header.MemorySample.Length} bytes", StatusCode.InvalidArgument);
-        var sample = PageHash.Split(header.MemorySample.Span);
+        var sample = ParseSample(header.MemorySample);
         var job = ParseJob(header.JobJson);
         var id = header.MigrationId;
         await Gate(id).WaitAsync(cancel);
@@ -196,7 +194,7 @@ public sealed partial class MigrationCoordinator
         var wait = TimeSpan.FromSeconds(1 + lazyPages * (double)Pagemap.PageSize / SlowestHashingBytesPerSecond);
         if (sample.Length == 0)
             return wait;
-        var held = (double)(sample.Length - _store.Missing(sample).Count) / sample.Length;
+        var held = (double)PagesHeld(sample) / sample.Length;
         var waits = held >= WaitForHashesShare;
         _logger.LogInformation("Migration {Id} (hybrid): this host's store holds {Held:P0} of a sample of the job's memory: the background fill {Waits}",
             id, held, waits ? $"waits up to {wait.TotalSeconds:0.0} s for the hashes" : "does not wait for the hashes");

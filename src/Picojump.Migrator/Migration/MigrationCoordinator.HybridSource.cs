@@ -52,9 +52,6 @@ public sealed partial class MigrationCoordinator
 
     private const int SIGSTOP = 19;
 
-    /// <summary>Pages of the job's memory sampled for the destination (see HybridHeader.memory_sample).</summary>
-    private const int MemorySamplePages = 256;
-
     private readonly ConcurrentDictionary<string, HybridSource> _hybridSources = new(StringComparer.Ordinal);
 
     private bool IsHybridLive(string id) => _hybridSources.ContainsKey(id) || _hybridIncoming.ContainsKey(id);
@@ -286,7 +283,7 @@ public sealed partial class MigrationCoordinator
     {
         try
         {
-            var sample = MemorySample.NonZeroPages(JobProcesses.InNamespace(job.PidNamespace), MemorySamplePages, Random.Shared);
+            var sample = MemorySample.NonZeroPages(JobProcesses.InNamespace(job.PidNamespace), MemorySample.Pages, Random.Shared);
             return UnsafeByteOperations.UnsafeWrap(PageHash.Concat(sample));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

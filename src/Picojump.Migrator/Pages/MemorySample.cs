@@ -10,6 +10,9 @@ namespace Picojump.Migrator.Pages;
 /// </summary>
 public static class MemorySample
 {
+    /// <summary>Pages a sample usually takes: 1 MiB read, a share within a few percent.</summary>
+    public const int Pages = 256;
+
     private readonly record struct Region(int Pid, long Start, long Pages);
 
     /// <summary>

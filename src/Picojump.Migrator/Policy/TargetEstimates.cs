@@ -14,9 +14,6 @@ namespace Picojump.Migrator.Policy;
 /// </summary>
 internal sealed class TargetEstimates(MigrationCoordinator migrations, TimeSpan refresh)
 {
-    /// <summary>Pages sampled per job and refresh: 1 MiB read, a share within a few percent.</summary>
-    public const int SamplePages = 256;
-
     private sealed record Entry(DateTimeOffset Taken, IReadOnlyList<TargetEstimate> Targets);
 
     private readonly ConcurrentDictionary<string, Entry> _known = new(StringComparer.Ordinal);
@@ -53,7 +50,7 @@ internal sealed class TargetEstimates(MigrationCoordinator migrations, TimeSpan 
     {
         try
         {
-            var sample = MemorySample.NonZeroPages(JobProcesses.InNamespace(job.PidNamespace), SamplePages, Random.Shared);
+            var sample = MemorySample.NonZeroPages(JobProcesses.InNamespace(job.PidNamespace), MemorySample.Pages, Random.Shared);
             var targets = new List<TargetEstimate>(candidates.Count);
             foreach (var host in candidates)
             {
