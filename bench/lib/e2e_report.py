@@ -104,8 +104,9 @@ def main():
     w("## Method")
     w("")
     w("""- Each size is one `pjctl demo --json --size N --passes P` (`default`: no `--size`; the
-  demo reads a 64 MiB warm-up sample and then a 256 MiB sample from h2 on h1 and sizes each
-  dataset to what h1 reads from h2 in 10 s, from 128 MiB to 2 GiB). The demo brings up its own 3-host dev cluster (network
+  demo reads a 64 MiB warm-up sample and then two 256 MiB samples from h2 on h1 and sizes
+  each dataset to what h1 reads from h2 in 10 s at the faster of the two, from 128 MiB to
+  2 GiB). The demo brings up its own 3-host dev cluster (network
   and mount namespaces on this one machine, joined by a bridge), with `cacheMemoryMiB` 16 and
   `cacheSizeMiB` 64 on every host and the policy tuned to react within seconds (window 2 s,
   evaluation every 0.5 s, cooldown 3 s; the daemon's defaults wait for 30 s windows), writes
