@@ -180,8 +180,11 @@ public sealed partial class FasterBlobStore
         }
     }
 
-    /// <summary>Stores the value under the key, superseding any earlier record of it, then evicts if the log is over its bound.</summary>
-    public unsafe void Upsert(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    /// <summary>
+    /// Stores the value under the key, superseding any earlier record of it, then evicts if the
+    /// log is over its bound. Returns the new record's log address (every write appends).
+    /// </summary>
+    public unsafe long Upsert(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         byte[]? framed = null;
@@ -196,6 +199,7 @@ public sealed partial class FasterBlobStore
             stored = framed.AsSpan(0, framedLength);
         }
         var session = _sessions.Rent();
+        long address;
         try
         {
             fixed (byte* keyPointer = key)
@@ -203,7 +207,10 @@ public sealed partial class FasterBlobStore
             {
                 var keyBytes = SpanByte.FromPointer(keyPointer, key.Length);
                 var valueBytes = SpanByte.FromPointer(valuePointer, stored.Length);
-                session.Upsert(ref keyBytes, ref valueBytes);
+                var input = default(SpanByte);
+                var output = default(ReadOutput);
+                session.Upsert(ref keyBytes, ref input, ref valueBytes, ref output, out var metadata);
+                address = metadata.Address;
             }
         }
         finally
@@ -215,6 +222,7 @@ public sealed partial class FasterBlobStore
             }
         }
         EvictIfOverBudget();
+        return address;
     }
 
     /// <summary>Reads one record into the buffer; returns its log address, or -1 if there is none.</summary>

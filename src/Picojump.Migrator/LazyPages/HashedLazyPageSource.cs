@@ -1,3 +1,4 @@
+using System.Buffers;
 using Picojump.Migrator.Images;
 using Picojump.Migrator.Pages;
 
@@ -28,15 +29,10 @@ public sealed class HashedLazyPageSource(LazyPageMap map, IPageSource store, ILa
     public async ValueTask<int> ReadAsync(ulong pid, ulong vaddr, int pageCount, Memory<byte> destination, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _requests);
-        // One store read per page (a failed read is the presence check), then one fallback
+        // One batch read from the store (a failed read is the presence check), then one fallback
         // read per run of pages the store lacks.
         var lacking = new bool[pageCount];
-        var fromStore = 0;
-        for (var i = 0; i < pageCount; i++)
-        {
-            lacking[i] = !TryFromStore(pid, Address(vaddr, i), Page(destination, i));
-            fromStore += lacking[i] ? 0 : 1;
-        }
+        var fromStore = FromStore(pid, vaddr, destination.Span[..(pageCount * Pagemap.PageSize)], lacking);
         var done = 0;
         while (done < pageCount)
         {
@@ -100,8 +96,46 @@ public sealed class HashedLazyPageSource(LazyPageMap map, IPageSource store, ILa
         keep?.Put(actual, page);
     }
 
-    private bool TryFromStore(ulong pid, ulong vaddr, Memory<byte> page)
-        => map.TryGetHash(pid, vaddr, out var hash) && store.TryGet(hash, page.Span);
+    /// <summary>Fills the pages the store holds; marks the rest in <paramref name="lacking"/>. Returns how many came from the store.</summary>
+    private int FromStore(ulong pid, ulong vaddr, Span<byte> pages, bool[] lacking)
+    {
+        var hashes = new List<PageHash>(lacking.Length);
+        var places = new List<int>(lacking.Length);
+        for (var i = 0; i < lacking.Length; i++)
+        {
+            lacking[i] = true;
+            if (map.TryGetHash(pid, Address(vaddr, i), out var hash))
+            {
+                hashes.Add(hash);
+                places.Add(i);
+            }
+        }
+        if (hashes.Count == 0)
+        {
+            return 0;
+        }
+        var buffer = ArrayPool<byte>.Shared.Rent(hashes.Count * Pagemap.PageSize);
+        var found = new bool[hashes.Count];
+        try
+        {
+            store.TryGetMany(hashes, buffer.AsSpan(0, hashes.Count * Pagemap.PageSize), found);
+            var fromStore = 0;
+            for (var k = 0; k < hashes.Count; k++)
+            {
+                if (found[k])
+                {
+                    buffer.AsSpan(k * Pagemap.PageSize, Pagemap.PageSize).CopyTo(pages.Slice(places[k] * Pagemap.PageSize, Pagemap.PageSize));
+                    lacking[places[k]] = false;
+                    fromStore++;
+                }
+            }
+            return fromStore;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
     private static ulong Address(ulong vaddr, int page) => vaddr + ((ulong)page * Pagemap.PageSize);
 

@@ -18,7 +18,7 @@ internal sealed class ReceivedImages : IDisposable
     private const int Record = PageHash.Size + Pagemap.PageSize;
 
     /// <summary>Pages per batch of store reads (and at most per write) when filling from the store.</summary>
-    private const int PagesPerWrite = 256;
+    private const int PagesPerWrite = 2048;
 
     private readonly Image[] _images;
     private readonly Dictionary<PageHash, int> _missing;

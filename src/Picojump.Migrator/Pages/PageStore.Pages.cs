@@ -53,11 +53,11 @@ public sealed partial class PageStore : IPageSource
             batch.Add(hash);
             if (batch.Count == BatchSize)
             {
-                LookUpBatch(batch, missing, toRefresh);
+                LookUp(batch, missing, toRefresh);
                 batch.Clear();
             }
         }
-        LookUpBatch(batch, missing, toRefresh);
+        LookUp(batch, missing, toRefresh);
         Refresh(toRefresh);
         return missing;
     }
@@ -77,6 +77,11 @@ public sealed partial class PageStore : IPageSource
         if (hash == PageHash.ZeroPage)
         {
             Interlocked.Increment(ref _duplicatePuts);
+            return;
+        }
+        if (_index.Ready && !_index.Contains(hash, _store.BeginAddress))
+        {
+            Upsert(hash, page);
             return;
         }
         // A verified copy that eviction is not about to reach: nothing to do. A corrupt copy is overwritten.
@@ -104,13 +109,19 @@ public sealed partial class PageStore : IPageSource
             Interlocked.Increment(ref _hits);
             return true;
         }
+        if (_index.Ready && !_index.Contains(hash, _store.BeginAddress))
+        {
+            Interlocked.Increment(ref _misses);
+            return false;
+        }
         return ReadVerified(hash, page[..Pagemap.PageSize], countStats: true) >= 0;
     }
 
     /// <summary>
     /// <see cref="TryGet"/> of many pages: page i goes to <paramref name="pages"/> at i x 4 KiB and
-    /// <paramref name="found"/>[i] says whether it hashed to its key. The reads of a batch wait for
-    /// the disk together, which is what makes rebuilding a large image from the store fast.
+    /// <paramref name="found"/>[i] says whether it hashed to its key. Once the index is built,
+    /// neighbouring records are read with one scan of the log and absent pages cost nothing;
+    /// before, the reads of a batch wait for the disk together.
     /// </summary>
     public void TryGetMany(IReadOnlyList<PageHash> hashes, Span<byte> pages, Span<bool> found)
     {
@@ -120,6 +131,19 @@ public sealed partial class PageStore : IPageSource
         {
             throw new ArgumentException($"Room for {pages.Length / Pagemap.PageSize} pages and {found.Length} answers, not {hashes.Count}.", nameof(pages));
         }
+        if (_index.Ready)
+        {
+            ReadManyIndexed(hashes, pages, found);
+        }
+        else
+        {
+            ReadManyByKey(hashes, pages, found);
+        }
+    }
+
+    /// <summary><see cref="TryGetMany"/> through FASTER's own index: one disk read per record not in memory, a batch's reads awaited together.</summary>
+    private void ReadManyByKey(IReadOnlyList<PageHash> hashes, Span<byte> pages, Span<bool> found)
+    {
         Span<byte> keys = stackalloc byte[BatchSize * PageHash.Size];
         Span<long> addresses = stackalloc long[BatchSize];
         Span<int> lengths = stackalloc int[BatchSize];
@@ -196,6 +220,19 @@ public sealed partial class PageStore : IPageSource
     }
 
     /// <summary>Presence of a batch of pages (at most BatchSize), without reading their bytes.</summary>
+    private void LookUp(List<PageHash> batch, List<PageHash> missing, List<PageHash> toRefresh)
+    {
+        if (_index.Ready)
+        {
+            LookUpIndexed(batch, missing, toRefresh);
+        }
+        else
+        {
+            LookUpBatch(batch, missing, toRefresh);
+        }
+    }
+
+    /// <summary>Presence through FASTER's own index: a disk read per record not in memory (the key is compared in the record).</summary>
     private void LookUpBatch(List<PageHash> batch, List<PageHash> missing, List<PageHash> toRefresh)
     {
         if (batch.Count == 0)
@@ -242,7 +279,7 @@ public sealed partial class PageStore : IPageSource
     {
         Span<byte> key = stackalloc byte[PageHash.Size];
         hash.WriteTo(key);
-        _store.Upsert(key, page);
+        Indexed(hash, _store.Upsert(key, page));
         Interlocked.Increment(ref _puts);
     }
 }

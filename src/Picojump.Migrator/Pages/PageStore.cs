@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Picojump.Fs.Storage;
 using Picojump.Migrator.Images;
+using Picojump.Migrator.Pages.Internal;
 
 namespace Picojump.Migrator.Pages;
 
@@ -26,6 +27,9 @@ public sealed partial class PageStore : IDisposable
     private readonly PageStoreOptions _options;
     private readonly ILogger _logger;
     private readonly FasterBlobStore _store;
+    private readonly PageIndex _index = new();
+    private readonly CancellationTokenSource _closing = new();
+    private readonly Task _indexBuild;
 
     public PageStore(PageStoreOptions options, ILogger? logger = null)
     {
@@ -43,6 +47,7 @@ public sealed partial class PageStore : IDisposable
             PageSizeBits = LogPageSizeBits,
             RecordBytes = Pagemap.PageSize + PageHash.Size + FasterBlobStore.RecordOverheadBytes,
         }, _logger);
+        _indexBuild = Task.Run(BuildIndex);
         _store.StartPeriodicCheckpoints(options.CheckpointInterval);
     }
 
@@ -53,5 +58,15 @@ public sealed partial class PageStore : IDisposable
         await _store.CheckpointAsync().ConfigureAwait(false);
     }
 
-    public void Dispose() => _store.Dispose();
+    public void Dispose()
+    {
+        if (_store.IsDisposed)
+        {
+            return;
+        }
+        _closing.Cancel();
+        _indexBuild.Wait();
+        _store.Dispose();
+        _closing.Dispose();
+    }
 }

@@ -15,6 +15,9 @@ public sealed class PageStoreOptions
     /// <summary>How often a background checkpoint is taken; zero or negative turns it off (Dispose still takes one).</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>Test hook: false leaves the in-memory index unbuilt, so every call takes FASTER's own path.</summary>
+    internal bool IndexOnOpen { get; init; } = true;
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Directory))
