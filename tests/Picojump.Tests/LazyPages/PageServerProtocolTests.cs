@@ -112,6 +112,53 @@ public sealed class PageServerProtocolTests
         await Assert.ThrowsAsync<InvalidDataException>(async () => await refusing.ReadAsync(1, 0x40000, 1, buffer, default));
     }
 
+    [Fact]
+    public async Task TheHashedSourceReadsTheNextRangeAheadAndServesItRightWhereverTheNextRequestStarts()
+    {
+        const int pages = 512;
+        var source = new PatternSource(pid: 1, from: 0x40000, pages: pages);
+        var map = new LazyPageMap();
+        var store = new DictionarySource();
+        for (var i = 0; i < pages; i++)
+        {
+            var vaddr = 0x40000 + ((ulong)i * Pagemap.PageSize);
+            map.Add(1, vaddr, PageHash.Of(PatternSource.Page(1, vaddr)));
+            // The store lacks every fifth page: those are fetched, read ahead or not.
+            if (i % 5 != 0)
+            {
+                store.Add(PatternSource.Page(1, vaddr));
+            }
+        }
+        var hashed = new HashedLazyPageSource(map, store, source);
+
+        async Task Read(int first, int count)
+        {
+            var buffer = new byte[count * Pagemap.PageSize];
+            Assert.Equal(count, await hashed.ReadAsync(1, 0x40000 + ((ulong)first * Pagemap.PageSize), count, buffer, default));
+            for (var i = 0; i < count; i++)
+            {
+                Assert.Equal(PatternSource.Page(1, 0x40000 + ((ulong)(first + i) * Pagemap.PageSize)), buffer.AsSpan(i * Pagemap.PageSize, Pagemap.PageSize).ToArray());
+            }
+        }
+
+        // CRIU's background fill: growing ranges, each starting where the last ended.
+        await Read(0, 16);
+        // The next 32 pages are read from the store before anyone asks for them.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (store.Asked < 16 + 32 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(5);
+        }
+        Assert.Equal(16 + 32, store.Asked);
+        await Read(16, 32);
+        // A fault elsewhere in between, then a range longer than the read-ahead, then one that starts elsewhere.
+        await Read(300, 1);
+        await Read(48, 100);
+        await Read(400, 64);
+        await Read(148, 152);
+        Assert.Equal(16 + 32 + 1 + 100 + 64 + 152, hashed.Counts.Pages);
+    }
+
     private static byte[] ToBytes(PageServerIov iov)
     {
         var bytes = new byte[PageServerIov.Size];
@@ -151,11 +198,16 @@ public sealed class PageServerProtocolTests
     private sealed class DictionarySource : IPageSource
     {
         private readonly Dictionary<PageHash, byte[]> _pages = [];
+        private int _asked;
+
+        /// <summary>How many pages were asked for so far.</summary>
+        public int Asked => Volatile.Read(ref _asked);
 
         public void Add(byte[] page) => _pages[PageHash.Of(page)] = page;
 
         public bool TryGet(PageHash hash, Span<byte> page)
         {
+            Interlocked.Increment(ref _asked);
             if (!_pages.TryGetValue(hash, out var bytes))
             {
                 return false;
