@@ -8,7 +8,11 @@ using Picojump.Migrator.Images;
 
 namespace Picojump.Migrator.LazyPages;
 
-/// <summary>What a <see cref="LazyPageServer"/> has done so far, and when.</summary>
+/// <summary>
+/// What a <see cref="LazyPageServer"/> has done so far, and when: time spent getting pages from
+/// its source, waiting for the client's next request (CRIU copying the last reply into the job),
+/// and the single-page requests (the job's faults, mostly) with their time in the source.
+/// </summary>
 public readonly record struct LazyPageServerStats(
     long Connections,
     long Requests,
@@ -16,7 +20,10 @@ public readonly record struct LazyPageServerStats(
     TimeSpan? FirstRequest,
     TimeSpan? LastReply,
     TimeSpan? Closed,
-    TimeSpan InSource);
+    TimeSpan InSource,
+    TimeSpan AwaitingClient,
+    long SinglePageRequests,
+    TimeSpan SinglePagesInSource);
 
 /// <summary>
 /// Picojump's page server on the destination host of a hybrid migration: the server that
@@ -60,6 +67,9 @@ public sealed class LazyPageServer : IAsyncDisposable
     private long _lastReplyTicks = -1;
     private long _closedTicks = -1;
     private long _sourceTicks;
+    private long _clientTicks;
+    private long _singlePageRequests;
+    private long _singlePageTicks;
 
     public LazyPageServer(ILazyPageSource source, IPEndPoint endpoint, ILogger? logger = null)
     {
@@ -83,7 +93,10 @@ public sealed class LazyPageServer : IAsyncDisposable
         Elapsed(ref _firstRequestTicks),
         Elapsed(ref _lastReplyTicks),
         Elapsed(ref _closedTicks),
-        TimeSpan.FromTicks(Interlocked.Read(ref _sourceTicks)));
+        TimeSpan.FromTicks(Interlocked.Read(ref _sourceTicks)),
+        TimeSpan.FromTicks(Interlocked.Read(ref _clientTicks)),
+        Interlocked.Read(ref _singlePageRequests),
+        TimeSpan.FromTicks(Interlocked.Read(ref _singlePageTicks)));
 
     public void Start()
     {
@@ -175,7 +188,9 @@ public sealed class LazyPageServer : IAsyncDisposable
         byte[] reply = [];
         while (true)
         {
+            var waiting = _clock.Elapsed.Ticks;
             var read = stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
+            Interlocked.Add(ref _clientTicks, _clock.Elapsed.Ticks - waiting);
             if (read == 0)
             {
                 // The lazy-pages daemon died or gave up: the job's memory is not all in.
@@ -204,6 +219,12 @@ public sealed class LazyPageServer : IAsyncDisposable
                     var pending = _source.ReadAsync(request.DstId, request.Vaddr, (int)request.PageCount, reply.AsMemory(PageServerIov.Size), cancellationToken);
                     var pages = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
                     Interlocked.Add(ref _sourceTicks, _clock.Elapsed.Ticks - asked);
+                    if (request.PageCount == 1)
+                    {
+                        // Mostly the job's own faults (CRIU's background requests are larger): what the job waits for.
+                        Interlocked.Increment(ref _singlePageRequests);
+                        Interlocked.Add(ref _singlePageTicks, _clock.Elapsed.Ticks - asked);
+                    }
                     if (pages <= 0)
                     {
                         // CRIU's own server does the same; the lazy-pages daemon cannot go on without these pages.

@@ -5,7 +5,7 @@ namespace Picojump.Migrator.Migration;
 
 /// <summary>
 /// What the destination's page server answers from during a hybrid migration. The source hashes
-/// the frozen job's lazy pages after the restore began (so that hashing is no part of the
+/// the frozen job's lazy pages once the restore is done (so that hashing is no part of the
 /// downtime) and sends the hashes when done; until then a page is fetched from the source as it
 /// is (unchecked). Once they are in (<see cref="SetMap"/>), a <see cref="HashedLazyPageSource"/>
 /// serves every page the store holds and checks every page fetched. Requests of several pages

@@ -89,7 +89,12 @@ public sealed partial class MigrationCoordinator
             _hybridSources[record.Id] = session;
             proxy.Start();
 
-            // While the job is frozen: the hash of each lazy page, 16 bytes a page, read while D restores (not part of the downtime).
+            record = _records.Save(record with { Phase = MigrationPhase.Transferring });
+
+            (var prepare, bytes) = await HybridPrepareCallAsync(client, record, job, proxy, sample, cancel);
+            // The hash of each lazy page, 16 bytes a page, read from the frozen job once D has
+            // restored it: hashing beside the restore, on the same cores, made the restore (and
+            // so the downtime) slower, while D's background fill can wait for the hashes.
             session.Hashing = Task.Run(() =>
             {
                 var clock = Stopwatch.StartNew();
@@ -97,9 +102,6 @@ public sealed partial class MigrationCoordinator
                 _logger.LogInformation("Migration {Id} (hybrid): hashed {Pages} lazy pages in {Ms} ms", record.Id, map.PageCount, (long)clock.Elapsed.TotalMilliseconds);
                 return map;
             }, CancellationToken.None);
-            record = _records.Save(record with { Phase = MigrationPhase.Transferring });
-
-            (var prepare, bytes) = await HybridPrepareCallAsync(client, record, job, proxy, sample, cancel);
             hashed = freeze.Elapsed;
             _logger.LogInformation(
                 "Migration {Id} (hybrid): dumped in {Dump} ms, images sent and {To} restored in {Prepare} ms (restore {Restore} ms); {Bytes} bytes sent",

@@ -523,6 +523,7 @@ public sealed partial class MigrationCoordinator
     {
         using var call = new TransferCall(client, (long)(to - from) * PageRecord, this, cancel);
         byte[][] buffers = [ArrayPool<byte>.Shared.Rent(ChunkBytes), ArrayPool<byte>.Shared.Rent(ChunkBytes)];
+        var run = ArrayPool<byte>.Shared.Rent(PagesPerChunk * Pagemap.PageSize);
         Task? pending = null;
         try
         {
@@ -531,13 +532,23 @@ public sealed partial class MigrationCoordinator
             {
                 var buffer = buffers[which];
                 var filled = 0;
-                for (; filled < PagesPerChunk && at < to; filled++, at++)
+                while (filled < PagesPerChunk && at < to)
                 {
-                    var hash = missing[at];
-                    var (image, offset) = where[hash];
-                    var slot = buffer.AsSpan(filled * PageRecord, PageRecord);
-                    hash.WriteTo(slot[..PageHash.Size]);
-                    PageHashes.ReadExactly(handles[image], slot[PageHash.Size..], offset, images[image].Pagemap.PagesFileName);
+                    // Pages that lie one after another in the dump (most of a first trip's) are read with one read.
+                    var (image, offset) = where[missing[at]];
+                    var length = 1;
+                    while (filled + length < PagesPerChunk && at + length < to
+                        && where[missing[at + length]] == (image, offset + ((long)length * Pagemap.PageSize)))
+                    {
+                        length++;
+                    }
+                    PageHashes.ReadExactly(handles[image], run.AsSpan(0, length * Pagemap.PageSize), offset, images[image].Pagemap.PagesFileName);
+                    for (var k = 0; k < length; k++, filled++, at++)
+                    {
+                        var slot = buffer.AsSpan(filled * PageRecord, PageRecord);
+                        missing[at].WriteTo(slot[..PageHash.Size]);
+                        run.AsSpan(k * Pagemap.PageSize, Pagemap.PageSize).CopyTo(slot[PageHash.Size..]);
+                    }
                 }
                 if (pending != null)
                     await pending;
@@ -565,6 +576,7 @@ public sealed partial class MigrationCoordinator
             }
             foreach (var buffer in buffers)
                 ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(run);
         }
     }
 

@@ -31,28 +31,39 @@ public sealed partial class PageStore
         {
             return;
         }
-        try
+        var token = _closing.Token;
+        for (var attempt = 1; !token.IsCancellationRequested; attempt++)
         {
-            var end = _store.TailAddress;
-            var token = _closing.Token;
-            _store.Scan(_store.BeginAddress, end, (address, key, _) =>
+            try
             {
-                if (key.Length == PageHash.Size)
+                // Records written meanwhile are indexed as they are written; an older address never replaces a newer one.
+                _store.Scan(_store.BeginAddress, _store.TailAddress, (address, key, _) =>
                 {
-                    _index.Set(PageHash.ReadFrom(key), address);
+                    if (key.Length == PageHash.Size)
+                    {
+                        _index.Set(PageHash.ReadFrom(key), address);
+                    }
+                    return !token.IsCancellationRequested;
+                });
+                if (!token.IsCancellationRequested)
+                {
+                    _index.DropBelow(_store.BeginAddress);
+                    _index.MarkReady();
+                    _logger.LogInformation("Page store in {Directory}: {Pages} pages indexed", _options.Directory, _index.Count);
                 }
-                return !token.IsCancellationRequested;
-            });
-            if (!token.IsCancellationRequested)
-            {
-                _index.MarkReady();
-                _logger.LogInformation("Page store in {Directory}: {Pages} pages indexed", _options.Directory, _index.Count);
+                return;
             }
-        }
-        catch (Exception ex)
-        {
-            // The store still answers through FASTER's own index, only slower.
-            _logger.LogWarning(ex, "Page store in {Directory}: indexing the log failed; lookups read the disk", _options.Directory);
+            catch (Exception ex) when (ex is not OutOfMemoryException && attempt < 3)
+            {
+                // An eviction under the scan, say: once more from the new begin.
+                _logger.LogDebug(ex, "Page store in {Directory}: indexing the log failed; trying again", _options.Directory);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // The store still answers through FASTER's own index, only slower.
+                _logger.LogWarning(ex, "Page store in {Directory}: indexing the log failed; lookups read the disk", _options.Directory);
+                return;
+            }
         }
     }
 
