@@ -185,13 +185,17 @@ public sealed class HashedLazyPageSource(LazyPageMap map, IPageSource store, ILa
         replaced?.Release();
     }
 
-    /// <summary>Takes the read-ahead if it starts at <paramref name="vaddr"/>: fills what it found, marks the rest lacking; (pages it covered, pages it filled).</summary>
+    /// <summary>
+    /// Takes the read-ahead if <paramref name="vaddr"/> lies in its range (a fault of the job may
+    /// have taken the range's first pages): fills what it found from there on, marks the rest
+    /// lacking; (pages it covered, pages it filled).
+    /// </summary>
     private async ValueTask<(int Covered, int Filled)> TakeAheadAsync(ulong pid, ulong vaddr, Memory<byte> pages, bool[] lacking)
     {
         ReadAhead? ahead;
         lock (_aheadLock)
         {
-            ahead = _ahead is { } held && held.Pid == pid && held.Vaddr == vaddr ? held : null;
+            ahead = _ahead is { } held && held.Pid == pid && vaddr >= held.Vaddr && vaddr < Address(held.Vaddr, held.PageCount) ? held : null;
             if (ahead != null)
             {
                 _ahead = null;
@@ -211,14 +215,15 @@ public sealed class HashedLazyPageSource(LazyPageMap map, IPageSource store, ILa
             ahead.Release();
             return (0, 0);
         }
-        var covered = Math.Min(ahead.PageCount, lacking.Length);
+        var skip = (int)((vaddr - ahead.Vaddr) / Pagemap.PageSize);
+        var covered = Math.Min(ahead.PageCount - skip, lacking.Length);
         var filled = 0;
         for (var i = 0; i < covered; i++)
         {
-            lacking[i] = !ahead.Found[i];
-            if (ahead.Found[i])
+            lacking[i] = !ahead.Found[skip + i];
+            if (ahead.Found[skip + i])
             {
-                ahead.Pages.AsSpan(i * Pagemap.PageSize, Pagemap.PageSize).CopyTo(pages.Span.Slice(i * Pagemap.PageSize, Pagemap.PageSize));
+                ahead.Pages.AsSpan((skip + i) * Pagemap.PageSize, Pagemap.PageSize).CopyTo(pages.Span.Slice(i * Pagemap.PageSize, Pagemap.PageSize));
                 filled++;
             }
         }

@@ -151,12 +151,14 @@ public sealed class PageServerProtocolTests
         }
         Assert.Equal(16 + 32, store.Asked);
         await Read(16, 32);
-        // A fault elsewhere in between, then a range longer than the read-ahead, then one that starts elsewhere.
+        // A fault elsewhere in between, then a range longer than the read-ahead, one that starts
+        // elsewhere, and one that starts inside the read-ahead (a fault took its first pages).
         await Read(300, 1);
         await Read(48, 100);
         await Read(400, 64);
+        await Read(470, 30);
         await Read(148, 152);
-        Assert.Equal(16 + 32 + 1 + 100 + 64 + 152, hashed.Counts.Pages);
+        Assert.Equal(16 + 32 + 1 + 100 + 64 + 30 + 152, hashed.Counts.Pages);
     }
 
     private static byte[] ToBytes(PageServerIov iov)

@@ -65,6 +65,38 @@ public sealed class FasterBlobStoreTests : IDisposable
         Assert.True(addresses[0] < store.TailAddress - (1L << 20), "the first record should lie below the memory budget");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AScanVisitsEveryRecordOfItsRangeInLogOrderAlsoFromDisk(bool checksum)
+    {
+        // About twice the memory budget: the scan reads the early records from disk.
+        using var store = Open(memoryBytes: 1L << 20, maxBytes: 64L << 20, checksum: checksum);
+        var addresses = Enumerable.Range(0, 600).Select(i => store.Upsert(Key(i), Value(i))).ToArray();
+        // Superseded records are visited too.
+        var rewritten = store.Upsert(Key(5), Value(1005));
+
+        var seen = new List<(long Address, int Key, byte[] Value)>();
+        store.Scan(addresses[0], store.TailAddress, (address, key, value) =>
+        {
+            seen.Add((address, BitConverter.ToInt32(key), value.ToArray()));
+            return true;
+        });
+        Assert.Equal([.. addresses, rewritten], seen.Select(r => r.Address));
+        Assert.Equal([.. Enumerable.Range(0, 600), 5], seen.Select(r => r.Key));
+        Assert.Equal(Value(599), seen[599].Value);
+        Assert.Equal(Value(1005), seen[^1].Value);
+
+        // From the middle, to a bound, and stopped by the visitor.
+        var some = new List<int>();
+        store.Scan(addresses[100], addresses[110], (_, key, _) =>
+        {
+            some.Add(BitConverter.ToInt32(key));
+            return some.Count < 5;
+        });
+        Assert.Equal([100, 101, 102, 103, 104], some);
+    }
+
     [Fact]
     public void AValueFailingItsChecksumReadsAsAbsentWithAWarning()
     {
@@ -77,6 +109,9 @@ public sealed class FasterBlobStoreTests : IDisposable
         using var checksummed = Open(checksum: true, logger: logger);
         Assert.True(checksummed.Read(Key(1), new byte[ValueLength], out var length) < 0);
         Assert.Equal(0, length);
+        var scanned = 0;
+        checksummed.Scan(0, checksummed.TailAddress, (_, _, _) => ++scanned > 0);
+        Assert.Equal(0, scanned);
         Assert.Contains(Microsoft.Extensions.Logging.LogLevel.Warning, logger.Levels);
     }
 
