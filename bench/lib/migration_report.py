@@ -13,6 +13,7 @@ Raw files, KEY = ROW.MIB with ROW in plain, lazy, eager, hybrid, eager-return, h
 """
 import argparse
 import json
+import re
 from pathlib import Path
 
 ROWS = [
@@ -90,8 +91,44 @@ class Row:
         return None if a is None or b is None else a + b
 
 
+class DaemonLogs:
+    """What the picojumpd of each host logged (daemon-HOST.log in the raw directory): per-step times."""
+
+    def __init__(self, raw):
+        self.text = {h: (raw / f"daemon-{h}.log").read_text(errors="replace") if (raw / f"daemon-{h}.log").exists() else ""
+                     for h in ("h1", "h2")}
+
+    def eager_steps(self, reply):
+        """The source's step times (ms) of an eager move, found through its job and destination."""
+        log = self.text.get(reply["fromHost"], "")
+        moved = re.findall(rf"Migration (\w+): job {re.escape(reply['jobId'])} moved to {re.escape(reply['toHost'])};", log)
+        for mid in reversed(moved):
+            m = re.search(rf"Migration {mid}: dumped in (\d+) ms, hashed in (\d+) ms, offered in (\d+) ms, "
+                          rf"sent (\d+) pages in (\d+) ms, \S+ rebuilt in (\d+) ms and restored in (\d+) ms", log)
+            if m:
+                return dict(zip(("dump", "hash", "offer", "pages", "send", "rebuild", "restore"), map(int, m.groups())))
+        return None
+
+    def page_server(self, reply):
+        """The destination page server's times (seconds) of a hybrid move: in its page source, awaiting CRIU's next request."""
+        log = self.text.get(reply["toHost"], "")
+        found = re.findall(rf"every page of job {re.escape(reply['jobId'])} resident .*?InSource = ([\d:.]+), AwaitingClient = ([\d:.]+)", log)
+        if not found:
+            return None
+
+        def span(v):
+            h, m, sec = v.split(":")
+            return int(h) * 3600 + int(m) * 60 + float(sec)
+        return tuple(span(v) for v in found[-1])
+
+
 def secs(v):
     return "" if v is None else f"{v:.2f} s" if v >= 1 else f"{v * 1000:.0f} ms"
+
+
+def plain_get(data, m, key):
+    r = data["plain", m]
+    return r.get(key) if r.ok else None
 
 
 def mib(v):
@@ -224,6 +261,31 @@ def main():
             share = er.wire() / er.get("image_bytes")
             extra = f"; all resident {secs(er.get('resident'))} = {er.get('resident') / lazy.get('resident'):.2f}x (b)'s" if lazy.ok else ""
             rows.append((f"(Eager return trip, {m} MiB: not a target)", "", f"{share * 100:.1f}% of the image on the wire{extra}", "", ""))
+
+    # --- where Picojump's time goes, from the daemons' logs ---------------------------------
+    logs = DaemonLogs(args.raw)
+    where = []
+    for m in sizes:
+        eager, hr, lazy = data["eager", m], data["hybrid-return", m], data["lazy", m]
+        if eager.ok and eager.reply and (st := logs.eager_steps(eager.reply)):
+            rate = st["pages"] * 4096 / MIB / (st["send"] / 1000) if st["send"] else 0
+            where.append(f"Eager, {m} MiB: dump {st['dump']} ms, hash {st['hash']} ms, offer {st['offer']} ms, "
+                         f"send {st['send']} ms ({rate:,.0f} MiB/s), rebuild {st['rebuild']} ms, restore {st['restore']} ms, one after another "
+                         f"(plain CRIU: dump {secs(plain_get(data, m, 'dump'))}, copy {secs(plain_get(data, m, 'copy'))}, "
+                         f"restore {secs(plain_get(data, m, 'restore'))})")
+        if hr.ok and hr.reply and (ps := logs.page_server(hr.reply)):
+            source, awaiting = ps
+            bound = f": that wait alone is {awaiting / lazy.get('resident'):.2f}x (b)'s all-resident time (the target is 0.3x)" if lazy.ok else ""
+            where.append(f"Return trip, hybrid, {m} MiB: every page resident after {secs(hr.get('resident'))}; the page server on "
+                         f"{hr.reply['toHost']} spent {secs(source)} getting pages (its store, read ahead, and the changed pages "
+                         f"from {hr.reply['fromHost']}) and {secs(awaiting)} awaiting CRIU's lazy-pages daemon, which asks for its next "
+                         f"range only once it has copied the last into the job{bound}")
+    if where:
+        w("## Where Picojump's time goes (the daemons' logs)")
+        w("")
+        for d in where:
+            w(f"- {d}")
+        w("")
 
     w("## Targets")
     w("")
