@@ -11,9 +11,15 @@ namespace Picojump.Migrator.Migration;
 /// serves every page the store holds and checks every page fetched. Requests of several pages
 /// (CRIU's background fill, not a fault the job waits on) wait up to <c>hashWait</c> for the
 /// hashes, so that a job whose pages this host mostly holds does not pull them over the network.
+/// They wait in short turns, and after each turn without the hashes answer one page from the
+/// source: CRIU's session answers in order, and the job's faults queued behind a request that
+/// waited for the whole of it stalled the job (over a second on a 2 GiB return trip).
 /// </summary>
 internal sealed class HybridLazyPages(IPageSource store, ILazyPageSource upstream, TimeSpan hashWait) : ILazyPageSource
 {
+    /// <summary>How long a background request waits for the hashes before it takes one page from the source instead.</summary>
+    private static readonly TimeSpan HashWaitTurn = TimeSpan.FromMilliseconds(20);
+
     private readonly TaskCompletionSource _mapped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly DateTime _waitUntil = DateTime.UtcNow + hashWait;
     private volatile HashedLazyPageSource? _hashed;
@@ -50,11 +56,12 @@ internal sealed class HybridLazyPages(IPageSource store, ILazyPageSource upstrea
             {
                 try
                 {
-                    await _mapped.Task.WaitAsync(left, cancellationToken);
+                    await _mapped.Task.WaitAsync(left < HashWaitTurn ? left : HashWaitTurn, cancellationToken);
                 }
                 catch (TimeoutException)
                 {
-                    // Fetch it as it is.
+                    // Still waiting for the hashes: one page now, the rest once CRIU asks again.
+                    pageCount = 1;
                 }
             }
         }
