@@ -316,6 +316,8 @@ def main():
   a node's picojumpd runs for days, and only its first move after a start pays for the code's
   first runs, the bulk connections' set-up and the stores' first use. The idle traffic is
   measured after it.
+- Every row starts once the last move's background work is done (its pages going into both
+  hosts' page stores, after its total time): no migration work directory is left on either host.
 - (a) plain: `criu dump -t <init pid> -D dir -v4` in h1's namespaces; the directory (no logs)
   as `tar | tcpcopy.py send` from h1 to `tcpcopy.py recv | tar -x` on h2's address (a TCP copy
   across the bridge, like `tar | nc`); `criu restore -D dir -d -v4` in h2's namespaces.
