@@ -107,7 +107,11 @@ public sealed class MigrateLocksTests(DevClusterFixture fixture) : IClassFixture
         {
             var lines = File.ReadAllLines(movingOut).Length;
             var (code, _, result) = _cluster.Migrate(from, moving, to);
-            Assert.True(code == 0, $"migrate {from} -> {to}: {result}");
+            // A failed move says what became of the job (it once was no longer running on h1 when the move began).
+            if (code != 0)
+            {
+                Assert.Fail($"migrate {from} -> {to}: {result}\n{JobReport(moving, "h1")}\nthe other writer:\n{JobReport(staying, "h3")}");
+            }
             Assert.True(UnionCluster.PollUntil(TimeSpan.FromSeconds(60), () => File.ReadAllLines(movingOut).Length > lines + 1) != null,
                 $"no commits after the move to {to}: {File.ReadAllText(movingOut)}");
             from = to;
@@ -189,5 +193,17 @@ public sealed class MigrateLocksTests(DevClusterFixture fixture) : IClassFixture
             var took = UnionCluster.PollUntil(TimeSpan.FromSeconds(20), () => (last = _cluster.Union.Sh(host, Probe(dir))).ExitCode == 0);
             Assert.True(took != null, $"{host} never got the write lock after the job let it go: {last}");
         }
+    }
+
+    /// <summary>What a failure message needs to tell why a job stopped: pjctl ps, its stdout's tail and its stderr.</summary>
+    private string JobReport(string id, string startedOn)
+    {
+        var ps = _cluster.Pjctl.Run(["--host", startedOn, "ps", "--json"]);
+        string Tail(string name)
+        {
+            var path = _cluster.Union.Export(startedOn, $".picojump/jobs/{id}/{name}");
+            return File.Exists(path) ? string.Join('\n', File.ReadLines(path).TakeLast(20)) : "(none)";
+        }
+        return $"job {id}: pjctl ps: {ps.Output.Trim()}\nstdout: {Tail("stdout")}\nstderr: {Tail("stderr")}";
     }
 }
